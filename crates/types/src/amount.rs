@@ -9,7 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
     /// Text that is not a plain decimal integer of base units.
-    #[error("amount `{0}` is not a whole number of base units (digits only, no sign, point or exponent)")]
+    #[error(
+        "amount `{0}` is not a whole number of base units (digits only, no sign, point or exponent)"
+    )]
     Parse(String),
     /// A sum or product past the largest representable amount.
     #[error("amount overflow")]
@@ -42,12 +44,18 @@ impl Amount {
 
     /// `self + rhs`, or an error past `u128::MAX`.
     pub fn checked_add(self, rhs: Self) -> Result<Self, AmountError> {
-        self.0.checked_add(rhs.0).map(Self).ok_or(AmountError::Overflow)
+        self.0
+            .checked_add(rhs.0)
+            .map(Self)
+            .ok_or(AmountError::Overflow)
     }
 
     /// `self - rhs`, or an error below zero.
     pub fn checked_sub(self, rhs: Self) -> Result<Self, AmountError> {
-        self.0.checked_sub(rhs.0).map(Self).ok_or(AmountError::Underflow)
+        self.0
+            .checked_sub(rhs.0)
+            .map(Self)
+            .ok_or(AmountError::Underflow)
     }
 
     /// `self * k`, or an error past `u128::MAX`.
@@ -111,7 +119,16 @@ mod tests {
             "340282366920938463463374607431768211455".parse(),
             Ok(Amount::from_base_units(u128::MAX))
         );
-        for bad in ["", "+1", "-1", "1.5", "1e18", " 1", "0x10", "340282366920938463463374607431768211456"] {
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            "1.5",
+            "1e18",
+            " 1",
+            "0x10",
+            "340282366920938463463374607431768211456",
+        ] {
             assert!(bad.parse::<Amount>().is_err(), "{bad:?} must be refused");
         }
     }
@@ -123,7 +140,10 @@ mod tests {
         assert_eq!(max.checked_add(one), Err(AmountError::Overflow));
         assert_eq!(Amount::ZERO.checked_sub(one), Err(AmountError::Underflow));
         assert_eq!(max.checked_mul(2), Err(AmountError::Overflow));
-        assert_eq!(Amount::checked_sum([one, one, one]), Ok(Amount::from_base_units(3)));
+        assert_eq!(
+            Amount::checked_sum([one, one, one]),
+            Ok(Amount::from_base_units(3))
+        );
         assert_eq!(Amount::checked_sum([max, one]), Err(AmountError::Overflow));
     }
 
@@ -133,7 +153,10 @@ mod tests {
         let json = serde_json::to_string(&a).unwrap_or_default();
         assert_eq!(json, "\"1000000000000000000000000000007\"");
         assert_eq!(serde_json::from_str::<Amount>(&json).ok(), Some(a));
-        assert!(serde_json::from_str::<Amount>("12").is_err(), "numbers are refused");
+        assert!(
+            serde_json::from_str::<Amount>("12").is_err(),
+            "numbers are refused"
+        );
         assert!(serde_json::from_str::<Amount>("\"1.0\"").is_err());
     }
 }

@@ -12,7 +12,9 @@ pub enum IdError {
     #[error("identifier must be 1 to {MAX_ID_LEN} characters long, got {0}")]
     Length(usize),
     /// The identifier has a character outside `a-z`, `0-9`, `-`, `_`, `.`.
-    #[error("identifier `{0}` may only contain a-z, 0-9, `-`, `_` and `.`, and must start with a letter or digit")]
+    #[error(
+        "identifier `{0}` may only contain a-z, 0-9, `-`, `_` and `.`, and must start with a letter or digit"
+    )]
     Charset(String),
     /// A party number of zero.
     #[error("party ids start at 1")]
@@ -149,10 +151,7 @@ mod tests {
         assert!(matches!(KeyId::new("-x"), Err(IdError::Charset(_))));
         assert!(matches!(WalletId::new("a b"), Err(IdError::Charset(_))));
         assert!(matches!(WalletId::new("a/b"), Err(IdError::Charset(_))));
-        assert_eq!(
-            WalletId::new(&"a".repeat(65)),
-            Err(IdError::Length(65))
-        );
+        assert_eq!(WalletId::new(&"a".repeat(65)), Err(IdError::Length(65)));
     }
 
     #[test]
@@ -160,6 +159,9 @@ mod tests {
         assert!(serde_json::from_str::<KeyId>("\"ok\"").is_ok());
         assert!(serde_json::from_str::<KeyId>("\"../etc\"").is_err());
         assert!(serde_json::from_str::<PartyId>("0").is_err());
-        assert_eq!(serde_json::from_str::<PartyId>("3").ok(), PartyId::new(3).ok());
+        assert_eq!(
+            serde_json::from_str::<PartyId>("3").ok(),
+            PartyId::new(3).ok()
+        );
     }
 }

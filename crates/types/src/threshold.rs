@@ -133,7 +133,11 @@ mod tests {
             Err(ThresholdError::NoMajority { t: 1, n: 2 })
         );
         assert!(Threshold::allowing_minority(2, 4).is_ok());
-        assert!(!Threshold::allowing_minority(2, 4).map(Threshold::is_majority).unwrap_or(true));
+        assert!(
+            !Threshold::allowing_minority(2, 4)
+                .map(Threshold::is_majority)
+                .unwrap_or(true)
+        );
     }
 
     #[test]
