@@ -1,0 +1,60 @@
+//! Schema versions. Each migration runs in one transaction; `PRAGMA user_version` records the
+//! version reached. Old stores must keep opening: the golden store in `golden/` is v1.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// The newest schema this build writes.
+pub const VERSION: i64 = 1;
+
+const V1: &str = "
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE boots (
+    boot       INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at INTEGER NOT NULL
+);
+CREATE TABLE keys (
+    key_id       TEXT PRIMARY KEY,
+    scheme       TEXT NOT NULL,
+    party        INTEGER NOT NULL CHECK (party BETWEEN 1 AND 65535),
+    t            INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    generation   INTEGER NOT NULL CHECK (generation >= 0),
+    group_key    BLOB NOT NULL,
+    sealed_share BLOB NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE TABLE nonces (
+    nonce_id      BLOB PRIMARY KEY CHECK (length(nonce_id) = 32),
+    key_id        TEXT NOT NULL REFERENCES keys(key_id),
+    generation    INTEGER NOT NULL,
+    boot          INTEGER NOT NULL REFERENCES boots(boot),
+    state         TEXT NOT NULL CHECK (state IN ('issued', 'consumed', 'discarded')),
+    signed_digest BLOB CHECK (signed_digest IS NULL OR length(signed_digest) = 32),
+    issued_at     INTEGER NOT NULL,
+    consumed_at   INTEGER,
+    CHECK ((state = 'consumed') = (signed_digest IS NOT NULL))
+);
+CREATE INDEX nonces_issued ON nonces (key_id, state);
+";
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    if found < 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(V1)?;
+        tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

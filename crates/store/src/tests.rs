@@ -1,0 +1,154 @@
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::*;
+
+fn key(id: &str) -> KeyRecord {
+    KeyRecord {
+        key_id: KeyId::new(id).unwrap(),
+        scheme: Scheme::FrostSecp256k1Tr,
+        party: PartyId::new(2).unwrap(),
+        threshold: Threshold::new(2, 3).unwrap(),
+        generation: 0,
+        group_key: vec![1, 2, 3],
+        sealed_share: vec![4, 5, 6],
+    }
+}
+
+fn booted(path: &Path) -> Store {
+    let mut s = Store::open(path).unwrap();
+    s.start_boot().unwrap();
+    s
+}
+
+#[test]
+fn files_are_private_to_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signer.sqlite");
+    let mut s = booted(&path);
+    s.insert_key(&key("k")).unwrap();
+    s.record_issued(&KeyId::new("k").unwrap(), 0, &[[7; 32]]).unwrap();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{:?} has mode {mode:o}", entry.path());
+        seen += 1;
+    }
+    assert!(seen >= 2, "the database and its WAL exist");
+}
+
+#[test]
+fn a_nonce_is_consumed_once_and_only_in_its_boot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let k = KeyId::new("k").unwrap();
+    let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    let mut s = booted(&path);
+    s.insert_key(&key("k")).unwrap();
+    s.record_issued(&k, 0, &[a, b]).unwrap();
+
+    s.consume(&k, 0, &a, &[9; 32]).unwrap();
+    let again = s.consume(&k, 0, &a, &[8; 32]).unwrap_err();
+    assert!(matches!(&again, StoreError::NonceUnavailable { reason, .. } if reason == "already consumed"));
+    assert_eq!(s.nonce(&a).unwrap().unwrap().signed_digest, Some([9; 32]), "first digest kept");
+
+    let unknown = s.consume(&k, 0, &c, &[9; 32]).unwrap_err();
+    assert!(matches!(&unknown, StoreError::NonceUnavailable { reason, .. } if reason.contains("never issued")));
+    let wrong_gen = s.consume(&k, 1, &b, &[9; 32]).unwrap_err();
+    assert!(matches!(wrong_gen, StoreError::NonceUnavailable { .. }));
+    drop(s);
+
+    // A restart discards what the previous boot issued and did not consume.
+    let mut s = booted(&path);
+    assert_eq!(s.nonce(&b).unwrap().unwrap().state, NonceState::Discarded);
+    assert_eq!(s.nonce(&a).unwrap().unwrap().state, NonceState::Consumed);
+    let old = s.consume(&k, 0, &b, &[9; 32]).unwrap_err();
+    assert!(matches!(&old, StoreError::NonceUnavailable { reason, .. } if reason == "already discarded"));
+}
+
+#[test]
+fn an_issued_nonce_from_an_older_boot_is_refused_even_before_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let k = KeyId::new("k").unwrap();
+    let mut first = booted(&path);
+    first.insert_key(&key("k")).unwrap();
+    // A second handle starts a newer boot while the first is still open.
+    let mut second = booted(&path);
+    second.record_issued(&k, 0, &[[5; 32]]).unwrap();
+    let err = first.consume(&k, 0, &[5; 32], &[0; 32]).unwrap_err();
+    assert!(matches!(err, StoreError::NonceUnavailable { .. }));
+    second.consume(&k, 0, &[5; 32], &[0; 32]).unwrap();
+}
+
+#[test]
+fn a_repeated_commitment_aborts_the_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let k = KeyId::new("k").unwrap();
+    s.insert_key(&key("k")).unwrap();
+    s.record_issued(&k, 0, &[[1; 32]]).unwrap();
+    let err = s.record_issued(&k, 0, &[[2; 32], [1; 32]]).unwrap_err();
+    assert!(matches!(err, StoreError::NonceCollision));
+    assert!(s.nonce(&[2; 32]).unwrap().is_none(), "nothing of the batch was written");
+}
+
+#[test]
+fn refresh_replaces_the_share_and_discards_the_keys_open_nonces() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let k = KeyId::new("k").unwrap();
+    s.insert_key(&key("k")).unwrap();
+    assert!(matches!(s.insert_key(&key("k")), Err(StoreError::KeyExists(_))));
+    s.record_issued(&k, 0, &[[1; 32]]).unwrap();
+    assert_eq!(s.replace_share(&k, 0, b"g1", b"s1").unwrap(), 1);
+    let rec = s.key(&k).unwrap().unwrap();
+    assert_eq!((rec.generation, &rec.group_key[..], &rec.sealed_share[..]), (1, &b"g1"[..], &b"s1"[..]));
+    assert_eq!(s.nonce(&[1; 32]).unwrap().unwrap().state, NonceState::Discarded);
+    let stale = s.replace_share(&k, 0, b"g2", b"s2").unwrap_err();
+    assert!(matches!(stale, StoreError::StaleGeneration { expected: 0, found: 1, .. }));
+    assert_eq!(s.key(&k).unwrap().unwrap().sealed_share, b"s1", "a stale refresh changes nothing");
+    assert!(matches!(
+        s.replace_share(&KeyId::new("nope").unwrap(), 0, b"", b""),
+        Err(StoreError::NoSuchKey(_))
+    ));
+}
+
+#[test]
+fn a_store_from_a_newer_build_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    drop(Store::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+}
+
+/// The v1 store in `golden/` must keep opening with every later build.
+#[test]
+fn golden_v1_store_still_opens() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/store-v1.sqlite");
+    if std::env::var_os("TESSERA_BLESS").is_some() {
+        let _ = std::fs::remove_file(&golden);
+        let mut s = booted(&golden);
+        s.insert_key(&key("golden")).unwrap();
+        s.set_meta("vault.verifier", b"verifier").unwrap();
+        let k = KeyId::new("golden").unwrap();
+        s.record_issued(&k, 0, &[[1; 32], [2; 32]]).unwrap();
+        s.consume(&k, 0, &[1; 32], &[3; 32]).unwrap();
+        s.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;").unwrap();
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("store.sqlite");
+    std::fs::copy(&golden, &copy).unwrap();
+    let mut s = booted(&copy);
+    let rec = s.key(&KeyId::new("golden").unwrap()).unwrap().unwrap();
+    assert_eq!(rec, key("golden"));
+    assert_eq!(s.meta("vault.verifier").unwrap().as_deref(), Some(&b"verifier"[..]));
+    assert_eq!(s.nonce(&[1; 32]).unwrap().unwrap().state, NonceState::Consumed);
+    assert_eq!(s.nonce(&[2; 32]).unwrap().unwrap().state, NonceState::Discarded);
+    assert_eq!(s.nonces().unwrap().len(), 2);
+}
