@@ -55,8 +55,8 @@ impl fmt::Debug for NonceId {
 /// The public half of a signer's nonce pair.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Commitment {
-    party: PartyId,
-    inner: Any<SigningCommitments<Ed>, SigningCommitments<Tr>>,
+    pub(crate) party: PartyId,
+    pub(crate) inner: Any<SigningCommitments<Ed>, SigningCommitments<Tr>>,
 }
 
 impl Commitment {
@@ -122,8 +122,8 @@ impl fmt::Debug for Commitment {
 /// A secret nonce pair. Single use: [`sign`] takes it by value. Zeroized on drop, never
 /// printed, not `Clone`, no serialization.
 pub struct Nonces {
-    inner: Any<Box<SigningNonces<Ed>>, Box<SigningNonces<Tr>>>,
-    commitment: Commitment,
+    pub(crate) inner: Any<Box<SigningNonces<Ed>>, Box<SigningNonces<Tr>>>,
+    pub(crate) commitment: Commitment,
 }
 
 impl Nonces {

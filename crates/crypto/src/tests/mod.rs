@@ -1,1 +1,3 @@
 //! Unit tests that need crate-private constructors (known-answer vectors).
+
+mod kat;
