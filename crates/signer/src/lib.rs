@@ -1,1 +1,16 @@
-//! placeholder
+//! The signer node: one party's shares, its nonce pool and its ledger.
+//!
+//! A signer never lets its share leave: key generation and refresh run *inside* it (the caller
+//! only relays messages), and the share is sealed by the vault as soon as it exists. It signs
+//! only with a nonce it can prove unused: the secret nonce must be in this process's pool, and
+//! the store must move it from `issued` (in this boot) to `consumed` in a durable transaction
+//! before the share is computed. A crash at any point therefore loses at most a nonce, never
+//! reuses one (ADR 0003).
+//!
+//! Network, client-request checks and policy come in later layers; they call into this type.
+
+mod error;
+mod node;
+
+pub use error::SignerError;
+pub use node::{MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer};

@@ -205,7 +205,9 @@ impl Store {
     /// Starts a new boot: nonces issued in earlier boots become `discarded` (their secrets died
     /// with the process that held them). Returns the boot number.
     pub fn start_boot(&mut self) -> Result<i64, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("INSERT INTO boots (started_at) VALUES (?1)", params![now()])?;
         let boot = tx.last_insert_rowid();
         tx.execute(
@@ -226,7 +228,11 @@ impl Store {
     pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE name = ?1", params![name], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -242,7 +248,9 @@ impl Store {
 
     /// Adds a new key. Fails if the id is taken; nothing is half-written.
     pub fn insert_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: bool = tx.query_row(
             "SELECT EXISTS(SELECT 1 FROM keys WHERE key_id = ?1)",
             params![key.key_id.as_str()],
@@ -280,7 +288,9 @@ impl Store {
         group_key: &[u8],
         sealed_share: &[u8],
     ) -> Result<u32, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let found: Option<u32> = tx
             .query_row(
                 "SELECT generation FROM keys WHERE key_id = ?1",
@@ -337,7 +347,9 @@ impl Store {
         let corrupt = |e: String| StoreError::Corrupt(format!("key `{key_id}`: {e}"));
         Ok(Some(KeyRecord {
             key_id: key_id.clone(),
-            scheme: scheme.parse().map_err(|e: tessera_types::SchemeError| corrupt(e.to_string()))?,
+            scheme: scheme
+                .parse()
+                .map_err(|e: tessera_types::SchemeError| corrupt(e.to_string()))?,
             party: PartyId::new(party).map_err(|e| corrupt(e.to_string()))?,
             threshold: Threshold::allowing_minority(t, n).map_err(|e| corrupt(e.to_string()))?,
             generation,
@@ -348,7 +360,9 @@ impl Store {
 
     /// Every key id, sorted.
     pub fn key_ids(&self) -> Result<Vec<KeyId>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT key_id FROM keys ORDER BY key_id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_id FROM keys ORDER BY key_id")?;
         let ids = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
@@ -366,7 +380,9 @@ impl Store {
         ids: &[[u8; 32]],
     ) -> Result<(), StoreError> {
         let boot = self.require_boot()?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO nonces (nonce_id, key_id, generation, boot, state, issued_at)
@@ -400,7 +416,9 @@ impl Store {
         signed_digest: &[u8; 32],
     ) -> Result<(), StoreError> {
         let boot = self.require_boot()?;
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let changed = tx.execute(
             "UPDATE nonces SET state = 'consumed', signed_digest = ?5, consumed_at = ?6
              WHERE nonce_id = ?1 AND key_id = ?2 AND generation = ?3 AND boot = ?4 AND state = 'issued'",
@@ -461,7 +479,14 @@ impl Store {
 type NonceRow = (Vec<u8>, String, u32, i64, String, Option<Vec<u8>>);
 
 fn row_tuple(r: &rusqlite::Row<'_>) -> rusqlite::Result<NonceRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 fn parse_nonce(row: NonceRow) -> Result<NonceRecord, StoreError> {

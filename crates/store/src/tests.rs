@@ -27,7 +27,8 @@ fn files_are_private_to_the_owner() {
     let path = dir.path().join("signer.sqlite");
     let mut s = booted(&path);
     s.insert_key(&key("k")).unwrap();
-    s.record_issued(&KeyId::new("k").unwrap(), 0, &[[7; 32]]).unwrap();
+    s.record_issued(&KeyId::new("k").unwrap(), 0, &[[7; 32]])
+        .unwrap();
     let mut seen = 0;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let entry = entry.unwrap();
@@ -50,11 +51,19 @@ fn a_nonce_is_consumed_once_and_only_in_its_boot() {
 
     s.consume(&k, 0, &a, &[9; 32]).unwrap();
     let again = s.consume(&k, 0, &a, &[8; 32]).unwrap_err();
-    assert!(matches!(&again, StoreError::NonceUnavailable { reason, .. } if reason == "already consumed"));
-    assert_eq!(s.nonce(&a).unwrap().unwrap().signed_digest, Some([9; 32]), "first digest kept");
+    assert!(
+        matches!(&again, StoreError::NonceUnavailable { reason, .. } if reason == "already consumed")
+    );
+    assert_eq!(
+        s.nonce(&a).unwrap().unwrap().signed_digest,
+        Some([9; 32]),
+        "first digest kept"
+    );
 
     let unknown = s.consume(&k, 0, &c, &[9; 32]).unwrap_err();
-    assert!(matches!(&unknown, StoreError::NonceUnavailable { reason, .. } if reason.contains("never issued")));
+    assert!(
+        matches!(&unknown, StoreError::NonceUnavailable { reason, .. } if reason.contains("never issued"))
+    );
     let wrong_gen = s.consume(&k, 1, &b, &[9; 32]).unwrap_err();
     assert!(matches!(wrong_gen, StoreError::NonceUnavailable { .. }));
     drop(s);
@@ -64,7 +73,9 @@ fn a_nonce_is_consumed_once_and_only_in_its_boot() {
     assert_eq!(s.nonce(&b).unwrap().unwrap().state, NonceState::Discarded);
     assert_eq!(s.nonce(&a).unwrap().unwrap().state, NonceState::Consumed);
     let old = s.consume(&k, 0, &b, &[9; 32]).unwrap_err();
-    assert!(matches!(&old, StoreError::NonceUnavailable { reason, .. } if reason == "already discarded"));
+    assert!(
+        matches!(&old, StoreError::NonceUnavailable { reason, .. } if reason == "already discarded")
+    );
 }
 
 #[test]
@@ -91,7 +102,10 @@ fn a_repeated_commitment_aborts_the_whole_batch() {
     s.record_issued(&k, 0, &[[1; 32]]).unwrap();
     let err = s.record_issued(&k, 0, &[[2; 32], [1; 32]]).unwrap_err();
     assert!(matches!(err, StoreError::NonceCollision));
-    assert!(s.nonce(&[2; 32]).unwrap().is_none(), "nothing of the batch was written");
+    assert!(
+        s.nonce(&[2; 32]).unwrap().is_none(),
+        "nothing of the batch was written"
+    );
 }
 
 #[test]
@@ -100,15 +114,35 @@ fn refresh_replaces_the_share_and_discards_the_keys_open_nonces() {
     let mut s = booted(&dir.path().join("s.sqlite"));
     let k = KeyId::new("k").unwrap();
     s.insert_key(&key("k")).unwrap();
-    assert!(matches!(s.insert_key(&key("k")), Err(StoreError::KeyExists(_))));
+    assert!(matches!(
+        s.insert_key(&key("k")),
+        Err(StoreError::KeyExists(_))
+    ));
     s.record_issued(&k, 0, &[[1; 32]]).unwrap();
     assert_eq!(s.replace_share(&k, 0, b"g1", b"s1").unwrap(), 1);
     let rec = s.key(&k).unwrap().unwrap();
-    assert_eq!((rec.generation, &rec.group_key[..], &rec.sealed_share[..]), (1, &b"g1"[..], &b"s1"[..]));
-    assert_eq!(s.nonce(&[1; 32]).unwrap().unwrap().state, NonceState::Discarded);
+    assert_eq!(
+        (rec.generation, &rec.group_key[..], &rec.sealed_share[..]),
+        (1, &b"g1"[..], &b"s1"[..])
+    );
+    assert_eq!(
+        s.nonce(&[1; 32]).unwrap().unwrap().state,
+        NonceState::Discarded
+    );
     let stale = s.replace_share(&k, 0, b"g2", b"s2").unwrap_err();
-    assert!(matches!(stale, StoreError::StaleGeneration { expected: 0, found: 1, .. }));
-    assert_eq!(s.key(&k).unwrap().unwrap().sealed_share, b"s1", "a stale refresh changes nothing");
+    assert!(matches!(
+        stale,
+        StoreError::StaleGeneration {
+            expected: 0,
+            found: 1,
+            ..
+        }
+    ));
+    assert_eq!(
+        s.key(&k).unwrap().unwrap().sealed_share,
+        b"s1",
+        "a stale refresh changes nothing"
+    );
     assert!(matches!(
         s.replace_share(&KeyId::new("nope").unwrap(), 0, b"", b""),
         Err(StoreError::NoSuchKey(_))
@@ -123,7 +157,10 @@ fn a_store_from_a_newer_build_is_refused() {
     let conn = Connection::open(&path).unwrap();
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
-    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
 }
 
 /// The v1 store in `golden/` must keep opening with every later build.
@@ -138,17 +175,28 @@ fn golden_v1_store_still_opens() {
         let k = KeyId::new("golden").unwrap();
         s.record_issued(&k, 0, &[[1; 32], [2; 32]]).unwrap();
         s.consume(&k, 0, &[1; 32], &[3; 32]).unwrap();
-        s.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;").unwrap();
+        s.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+            .unwrap();
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("store.sqlite");
     std::fs::copy(&golden, &copy).unwrap();
-    let mut s = booted(&copy);
+    let s = booted(&copy);
     let rec = s.key(&KeyId::new("golden").unwrap()).unwrap().unwrap();
     assert_eq!(rec, key("golden"));
-    assert_eq!(s.meta("vault.verifier").unwrap().as_deref(), Some(&b"verifier"[..]));
-    assert_eq!(s.nonce(&[1; 32]).unwrap().unwrap().state, NonceState::Consumed);
-    assert_eq!(s.nonce(&[2; 32]).unwrap().unwrap().state, NonceState::Discarded);
+    assert_eq!(
+        s.meta("vault.verifier").unwrap().as_deref(),
+        Some(&b"verifier"[..])
+    );
+    assert_eq!(
+        s.nonce(&[1; 32]).unwrap().unwrap().state,
+        NonceState::Consumed
+    );
+    assert_eq!(
+        s.nonce(&[2; 32]).unwrap().unwrap().state,
+        NonceState::Discarded
+    );
     assert_eq!(s.nonces().unwrap().len(), 2);
 }

@@ -4,6 +4,14 @@
 //! `TESSERA_BLESS=1`. Without it the test only reads them. Re-blessing hides a format break:
 //! do it only for a new format version, in new files, and keep the old ones.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should stop the test"
+)]
+
 use std::path::PathBuf;
 
 use tessera_vault::{KdfParams, Kek, PassphraseKek, SecretBytes, VaultError};

@@ -553,13 +553,9 @@ fn bip340_rows() -> Vec<Bip340Row<'static>> {
     rows
 }
 
-/// The brief's check, row by row against the file. Ignored: `test-vectors/bip340.csv` is not
-/// the final BIP-340 file but a superseded draft (R with a square y, "has_square_y(R)" in
-/// row 6's comment); its valid signatures (rows 0 to 4) are not BIP-340 signatures, and both
-/// this crate and `k256` reject them (see `bip340_csv_is_the_superseded_square_y_draft`).
-/// Un-ignore once the file is replaced with the final `bip-0340/test-vectors.csv`.
+/// Every row of the BIP-340 file, through the service's verifier and through `k256`: valid
+/// exactly when the file says so.
 #[test]
-#[ignore = "test-vectors/bip340.csv is a pre-final BIP-340 draft (square-y R); needs the final file"]
 fn bip340_vectors_verify_exactly_as_listed() {
     for row in bip340_rows() {
         let i = row.index;
@@ -612,24 +608,6 @@ fn bip340_rows_verify_the_same_with_this_crate_and_k256() {
     }
 }
 
-/// Guards the ignore above: fails as soon as the file's valid rows verify, i.e. once it is
-/// replaced by the final BIP-340 vectors (then delete this test and un-ignore
-/// `bip340_vectors_verify_exactly_as_listed`).
-#[test]
-fn bip340_csv_is_the_superseded_square_y_draft() {
-    let rows = bip340_rows();
-    assert!(rows[6].comment.contains("has_square_y(R)"));
-    for row in rows.iter().filter(|r| r.valid) {
-        assert!(
-            verify_no_panic(row).is_err()
-                && !k256_accepts(&row.public_key, &row.message, &row.signature),
-            "row {}: the listed signature now verifies; the file is no longer the draft",
-            row.index
-        );
-    }
-    assert_eq!(rows.iter().filter(|r| r.valid).count(), 5, "rows 0 to 4");
-}
-
 /// For the rows with a secret key: `k256` derives the listed public key, and the final-BIP-340
 /// signature `k256` makes with the row's key, aux_rand and message is accepted by the
 /// service's verifier (and rejected for a message with one bit flipped).
@@ -651,6 +629,11 @@ fn bip340_secret_keys_derive_the_listed_public_keys_and_sign_verifiably() {
         );
         let aux: [u8; 32] = row.aux_rand.as_slice().try_into().unwrap();
         let sig = sk.sign_raw(&row.message, &aux).unwrap().to_bytes();
+        assert_eq!(
+            hex::encode(sig),
+            hex::encode(&row.signature),
+            "row {i}: k256 reproduces the listed signature"
+        );
         crate::verify(
             Scheme::FrostSecp256k1Tr,
             &row.public_key,

@@ -1,0 +1,156 @@
+//! Running DKG and refresh across signers: relay each round's messages until all are done.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand_core::{OsRng, RngCore};
+use tessera_crypto::GroupKey;
+use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
+use tessera_signer::Progress;
+use tessera_types::{KeyId, PartyId, Scheme, Threshold};
+
+use crate::link::{LinkError, SignerLink};
+use crate::signing::SessionError;
+
+/// Sees (and may alter) every message relayed: `(round, from, to, payload)`. Fault injection
+/// for tests; the coordinator itself passes `None`.
+pub type Tamper<'a> = dyn FnMut(usize, PartyId, PartyId, &mut Vec<u8>) + 'a;
+
+/// Generates key `key_id` by DKG among all `links` (one per party).
+pub fn generate_key(
+    links: &mut [&mut dyn SignerLink],
+    key_id: &KeyId,
+    scheme: Scheme,
+    threshold: Threshold,
+    tamper: Option<&mut Tamper<'_>>,
+) -> Result<GroupKey, SessionError> {
+    let parties: BTreeSet<PartyId> = links.iter().map(|l| l.party()).collect();
+    let id = new_session_id();
+    let mut first = BTreeMap::new();
+    for link in links.iter_mut() {
+        let session = Session::new(id, scheme, threshold, parties.clone(), link.party())
+            .map_err(SessionError::Crypto)?;
+        match link.dkg_start(key_id, session) {
+            Ok(p) => {
+                first.insert(link.party(), p);
+            }
+            Err(e) => return Err(abort_all(links, key_id, e)),
+        }
+    }
+    drive(links, key_id, first, tamper, |l, k, inbox| {
+        l.dkg_advance(k, inbox)
+    })
+}
+
+/// Refreshes every party's share of `key_id`; the group key stays the same.
+pub fn refresh_key(
+    links: &mut [&mut dyn SignerLink],
+    key_id: &KeyId,
+    tamper: Option<&mut Tamper<'_>>,
+) -> Result<GroupKey, SessionError> {
+    let id = new_session_id();
+    let mut first = BTreeMap::new();
+    for link in links.iter_mut() {
+        match link.refresh_start(key_id, id) {
+            Ok(p) => {
+                first.insert(link.party(), p);
+            }
+            Err(e) => return Err(abort_all(links, key_id, e)),
+        }
+    }
+    drive(links, key_id, first, tamper, |l, k, inbox| {
+        l.refresh_advance(k, inbox)
+    })
+}
+
+fn new_session_id() -> SessionId {
+    let mut id = [0u8; 16];
+    OsRng.fill_bytes(&mut id);
+    SessionId(id)
+}
+
+fn abort_all(links: &mut [&mut dyn SignerLink], key_id: &KeyId, e: LinkError) -> SessionError {
+    for l in links.iter_mut() {
+        l.abort(key_id);
+    }
+    SessionError::Signer(e)
+}
+
+type Advance = fn(&mut dyn SignerLink, &KeyId, &Inbox) -> Result<Progress, LinkError>;
+
+fn drive(
+    links: &mut [&mut dyn SignerLink],
+    key_id: &KeyId,
+    mut progress: BTreeMap<PartyId, Progress>,
+    mut tamper: Option<&mut Tamper<'_>>,
+    advance: Advance,
+) -> Result<GroupKey, SessionError> {
+    let mut round = 1usize;
+    loop {
+        let mut outboxes: BTreeMap<PartyId, Outbox> = BTreeMap::new();
+        let mut done: BTreeMap<PartyId, GroupKey> = BTreeMap::new();
+        for (party, p) in progress {
+            match p {
+                Progress::Send(out) => {
+                    outboxes.insert(party, out);
+                }
+                Progress::Done(g) => {
+                    done.insert(party, g);
+                }
+            }
+        }
+        if !done.is_empty() {
+            if !outboxes.is_empty() {
+                let behind: Vec<PartyId> = outboxes.keys().copied().collect();
+                for l in links.iter_mut() {
+                    l.abort(key_id);
+                }
+                return Err(SessionError::Diverged(behind));
+            }
+            return agree(done);
+        }
+        let mut inboxes: BTreeMap<PartyId, Inbox> = BTreeMap::new();
+        for (from, out) in outboxes {
+            for (to, mut payload) in out.0 {
+                if let Some(t) = tamper.as_mut() {
+                    t(round, from, to, &mut payload);
+                }
+                inboxes.entry(to).or_default().0.insert(from, payload);
+            }
+        }
+        let mut next = BTreeMap::new();
+        let mut failure = None;
+        for link in links.iter_mut() {
+            let party = link.party();
+            let inbox = inboxes.remove(&party).unwrap_or_default();
+            match advance(&mut **link, key_id, &inbox) {
+                Ok(p) => {
+                    next.insert(party, p);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failure {
+            for l in links.iter_mut() {
+                l.abort(key_id);
+            }
+            return Err(SessionError::Signer(e));
+        }
+        progress = next;
+        round += 1;
+    }
+}
+
+/// Every party must end with the same group key.
+fn agree(done: BTreeMap<PartyId, GroupKey>) -> Result<GroupKey, SessionError> {
+    let mut iter = done.into_iter();
+    let Some((_, first)) = iter.next() else {
+        return Err(SessionError::Diverged(Vec::new()));
+    };
+    let differ: Vec<PartyId> = iter.filter(|(_, g)| *g != first).map(|(p, _)| p).collect();
+    if !differ.is_empty() {
+        return Err(SessionError::Diverged(differ));
+    }
+    Ok(first)
+}

@@ -1,0 +1,64 @@
+//! Signer errors with stable codes.
+
+use tessera_crypto::CryptoError;
+use tessera_store::StoreError;
+use tessera_types::KeyId;
+use tessera_vault::VaultError;
+
+/// Why a signer refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    /// The store at this path already belongs to a signer.
+    #[error("this store is already initialised for {0}")]
+    AlreadyInitialised(tessera_types::PartyId),
+    /// The store at this path has no signer yet.
+    #[error("this store is not initialised; create the signer first")]
+    NotInitialised,
+    /// No such key on this signer.
+    #[error("key `{0}` does not exist on this signer")]
+    NoSuchKey(KeyId),
+    /// A key generation or refresh of this key is already running, or none is.
+    #[error("{0}")]
+    Session(String),
+    /// The signing package does not ask this signer to sign.
+    #[error("the signing package has no commitment from this signer")]
+    NotASigner,
+    /// The nonce is not one this signer can prove unused.
+    #[error("nonce cannot be used: {0}")]
+    NonceUnavailable(String),
+    /// Too many nonces waiting in the pool.
+    #[error("the nonce pool holds {0} nonces already")]
+    PoolFull(usize),
+    /// The stored share is not the one the store's group key lists for this signer.
+    #[error("stored share of key `{0}` does not match its group key")]
+    ShareMismatch(KeyId),
+    /// A cryptographic failure, with blame where known.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// A vault failure (wrong passphrase, corrupt blob).
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// A store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SignerError {
+    /// A stable code for logs and API errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignerError::AlreadyInitialised(_) => "already_initialised",
+            SignerError::NotInitialised => "not_initialised",
+            SignerError::NoSuchKey(_) => "no_such_key",
+            SignerError::Session(_) => "session_conflict",
+            SignerError::NotASigner => "not_a_signer",
+            SignerError::NonceUnavailable(_) => "nonce_unavailable",
+            SignerError::PoolFull(_) => "nonce_pool_full",
+            SignerError::ShareMismatch(_) => "share_mismatch",
+            SignerError::Crypto(e) => e.kind.code(),
+            SignerError::Vault(e) => e.code(),
+            SignerError::Store(StoreError::NonceUnavailable { .. }) => "nonce_unavailable",
+            SignerError::Store(e) => e.code(),
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! [`Signer`]: open, take part in DKG and refresh, hand out commitments, sign.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use rand_core::OsRng;
+use sha2::{Digest, Sha256};
+use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId, Step};
+use tessera_crypto::{
+    Commitment, Dkg, GroupKey, KeyOutput, KeyShare, NonceId, Nonces, Refresh, SecretBytes,
+    SignatureShare, SigningPackage,
+};
+use tessera_store::{KeyRecord, Store};
+use tessera_types::{KeyId, PartyId};
+use tessera_vault::{KdfParams, Kek, PassphraseKek};
+
+use crate::error::SignerError;
+
+/// Most secret nonces a signer keeps in memory at once, over all keys.
+pub const MAX_POOLED_NONCES: usize = 100_000;
+
+const META_PARTY: &str = "signer.party";
+const META_VERIFIER: &str = "vault.verifier";
+
+/// The points of a signing round, in order, reported to a [`SignObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignStep {
+    /// The request is in; nothing has changed yet.
+    Received,
+    /// The secret nonce has left the pool: from here it can never be used again in memory.
+    NonceTaken,
+    /// The ledger durably says `consumed`.
+    NonceConsumed,
+    /// The signature share exists; the caller sends it next.
+    ShareComputed,
+}
+
+impl SignStep {
+    /// Every step, in order.
+    pub const ALL: [SignStep; 4] = [
+        SignStep::Received,
+        SignStep::NonceTaken,
+        SignStep::NonceConsumed,
+        SignStep::ShareComputed,
+    ];
+
+    /// A stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignStep::Received => "received",
+            SignStep::NonceTaken => "nonce_taken",
+            SignStep::NonceConsumed => "nonce_consumed",
+            SignStep::ShareComputed => "share_computed",
+        }
+    }
+}
+
+/// Sees each step of each signing round (tracing, and fault injection in tests).
+pub trait SignObserver: Send {
+    /// Called as the round reaches `step`.
+    fn reached(&mut self, step: SignStep);
+}
+
+struct Quiet;
+
+impl SignObserver for Quiet {
+    fn reached(&mut self, _: SignStep) {}
+}
+
+/// How a key generation or refresh step went.
+#[derive(Debug)]
+pub enum Progress {
+    /// Send these messages to the other parties and come back with their answers.
+    Send(Outbox),
+    /// The new share is sealed and stored; here is the group key.
+    Done(GroupKey),
+}
+
+enum Running {
+    Dkg(Box<Dkg>),
+    Refresh {
+        machine: Box<Refresh>,
+        generation: u32,
+    },
+}
+
+struct Pooled {
+    key_id: KeyId,
+    generation: u32,
+    nonces: Nonces,
+}
+
+/// One signer node. Single-threaded: wrap it in a mutex to share it.
+pub struct Signer {
+    store: Store,
+    kek: Box<dyn Kek>,
+    party: PartyId,
+    pool: HashMap<NonceId, Pooled>,
+    groups: HashMap<KeyId, (u32, GroupKey)>,
+    running: HashMap<KeyId, Running>,
+    observer: Box<dyn SignObserver>,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("party", &self.party)
+            .field("pooled_nonces", &self.pool.len())
+            .field("running", &self.running.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// Initialises a new signer store at `path` for `party`, with a vault key derived from
+    /// `passphrase`. Fails, changing nothing, if the store already belongs to a signer.
+    pub fn create(
+        path: &Path,
+        party: PartyId,
+        passphrase: &SecretBytes,
+        params: KdfParams,
+    ) -> Result<Self, SignerError> {
+        let mut store = Store::open(path)?;
+        if let Some(existing) = store.meta(META_PARTY)? {
+            return Err(SignerError::AlreadyInitialised(parse_party(&existing)?));
+        }
+        let (kek, verifier) = PassphraseKek::create(passphrase, params)?;
+        store.set_meta(META_VERIFIER, &verifier)?;
+        store.set_meta(META_PARTY, &party.get().to_be_bytes())?;
+        Self::start(store, Box::new(kek), party)
+    }
+
+    /// Opens an existing signer store. A wrong passphrase fails before anything is written.
+    pub fn open(path: &Path, passphrase: &SecretBytes) -> Result<Self, SignerError> {
+        let store = Store::open(path)?;
+        let party = parse_party(&store.meta(META_PARTY)?.ok_or(SignerError::NotInitialised)?)?;
+        let verifier = store
+            .meta(META_VERIFIER)?
+            .ok_or(SignerError::NotInitialised)?;
+        let kek = PassphraseKek::unlock(passphrase, &verifier)?;
+        Self::start(store, Box::new(kek), party)
+    }
+
+    fn start(mut store: Store, kek: Box<dyn Kek>, party: PartyId) -> Result<Self, SignerError> {
+        store.start_boot()?;
+        Ok(Self {
+            store,
+            kek,
+            party,
+            pool: HashMap::new(),
+            groups: HashMap::new(),
+            running: HashMap::new(),
+            observer: Box::new(Quiet),
+        })
+    }
+
+    /// Reports every signing step to `observer`.
+    pub fn set_observer(&mut self, observer: Box<dyn SignObserver>) {
+        self.observer = observer;
+    }
+
+    /// This signer's party.
+    pub fn party(&self) -> PartyId {
+        self.party
+    }
+
+    /// The keys this signer holds a share of.
+    pub fn key_ids(&self) -> Result<Vec<KeyId>, SignerError> {
+        Ok(self.store.key_ids()?)
+    }
+
+    /// The store, read-only (audits, tests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Secret nonces waiting in memory.
+    pub fn pooled_nonces(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// The group key of `key_id`.
+    pub fn group_key(&mut self, key_id: &KeyId) -> Result<GroupKey, SignerError> {
+        let rec = self.record(key_id)?;
+        Ok(self.group(&rec)?.clone())
+    }
+
+    // ---- key generation and refresh -------------------------------------------------------
+
+    /// Joins a DKG for a new key `key_id`.
+    pub fn dkg_start(&mut self, key_id: &KeyId, session: Session) -> Result<Progress, SignerError> {
+        if session.me != self.party {
+            return Err(SignerError::Session(format!(
+                "session is for {}, this signer is {}",
+                session.me, self.party
+            )));
+        }
+        self.ensure_idle(key_id)?;
+        if self.store.key(key_id)?.is_some() {
+            return Err(tessera_store::StoreError::KeyExists(key_id.clone()).into());
+        }
+        let step = Dkg::start(session, &mut OsRng)?;
+        self.dkg_step(key_id, step)
+    }
+
+    /// Feeds the current DKG round's messages.
+    pub fn dkg_advance(&mut self, key_id: &KeyId, inbox: &Inbox) -> Result<Progress, SignerError> {
+        match self.running.remove(key_id) {
+            Some(Running::Dkg(machine)) => {
+                let step = (*machine).advance(inbox)?;
+                self.dkg_step(key_id, step)
+            }
+            other => {
+                self.put_back(key_id, other);
+                Err(SignerError::Session(format!(
+                    "no key generation of `{key_id}` is running"
+                )))
+            }
+        }
+    }
+
+    fn dkg_step(
+        &mut self,
+        key_id: &KeyId,
+        step: Step<Dkg, KeyOutput>,
+    ) -> Result<Progress, SignerError> {
+        match step {
+            Step::Send(machine, out) => {
+                self.running
+                    .insert(key_id.clone(), Running::Dkg(Box::new(machine)));
+                Ok(Progress::Send(out))
+            }
+            Step::Done(KeyOutput { share, group }) => {
+                let rec = KeyRecord {
+                    key_id: key_id.clone(),
+                    scheme: share.scheme(),
+                    party: self.party,
+                    threshold: share.threshold(),
+                    generation: 0,
+                    group_key: group.to_bytes()?,
+                    sealed_share: self.seal(key_id, 0, &share)?,
+                };
+                drop(share);
+                self.store.insert_key(&rec)?;
+                Ok(Progress::Done(group))
+            }
+        }
+    }
+
+    /// Joins a refresh of `key_id`: all of the key's parties must take part.
+    pub fn refresh_start(
+        &mut self,
+        key_id: &KeyId,
+        session_id: SessionId,
+    ) -> Result<Progress, SignerError> {
+        self.ensure_idle(key_id)?;
+        let rec = self.record(key_id)?;
+        let group = self.group(&rec)?.clone();
+        let share = self.open_share(&rec)?;
+        let session = Session::new(
+            session_id,
+            rec.scheme,
+            rec.threshold,
+            group.parties().clone(),
+            self.party,
+        )?;
+        let step = Refresh::start(session, share, &group, &mut OsRng)?;
+        self.refresh_step(key_id, rec.generation, step)
+    }
+
+    /// Feeds the current refresh round's messages.
+    pub fn refresh_advance(
+        &mut self,
+        key_id: &KeyId,
+        inbox: &Inbox,
+    ) -> Result<Progress, SignerError> {
+        match self.running.remove(key_id) {
+            Some(Running::Refresh {
+                machine,
+                generation,
+            }) => {
+                let step = (*machine).advance(inbox)?;
+                self.refresh_step(key_id, generation, step)
+            }
+            other => {
+                self.put_back(key_id, other);
+                Err(SignerError::Session(format!(
+                    "no refresh of `{key_id}` is running"
+                )))
+            }
+        }
+    }
+
+    fn refresh_step(
+        &mut self,
+        key_id: &KeyId,
+        generation: u32,
+        step: Step<Refresh, KeyOutput>,
+    ) -> Result<Progress, SignerError> {
+        match step {
+            Step::Send(machine, out) => {
+                self.running.insert(
+                    key_id.clone(),
+                    Running::Refresh {
+                        machine: Box::new(machine),
+                        generation,
+                    },
+                );
+                Ok(Progress::Send(out))
+            }
+            Step::Done(KeyOutput { share, group }) => {
+                let next = generation
+                    .checked_add(1)
+                    .ok_or_else(|| SignerError::Session("generation overflow".into()))?;
+                let sealed = self.seal(key_id, next, &share)?;
+                drop(share);
+                self.store
+                    .replace_share(key_id, generation, &group.to_bytes()?, &sealed)?;
+                self.pool.retain(|_, p| p.key_id != *key_id);
+                self.groups.remove(key_id);
+                Ok(Progress::Done(group))
+            }
+        }
+    }
+
+    /// Abandons a running key generation or refresh of `key_id`; its round secrets are wiped.
+    pub fn abort_session(&mut self, key_id: &KeyId) -> bool {
+        self.running.remove(key_id).is_some()
+    }
+
+    fn ensure_idle(&self, key_id: &KeyId) -> Result<(), SignerError> {
+        if self.running.contains_key(key_id) {
+            return Err(SignerError::Session(format!(
+                "a key generation or refresh of `{key_id}` is already running"
+            )));
+        }
+        Ok(())
+    }
+
+    fn put_back(&mut self, key_id: &KeyId, running: Option<Running>) {
+        if let Some(r) = running {
+            self.running.insert(key_id.clone(), r);
+        }
+    }
+
+    // ---- signing --------------------------------------------------------------------------
+
+    /// Makes `count` fresh nonce pairs for `key_id`, records them as issued (durably) and
+    /// returns their commitments. The secrets stay in this process only.
+    pub fn commit(&mut self, key_id: &KeyId, count: usize) -> Result<Vec<Commitment>, SignerError> {
+        if self.pool.len().saturating_add(count) > MAX_POOLED_NONCES {
+            return Err(SignerError::PoolFull(self.pool.len()));
+        }
+        let rec = self.record(key_id)?;
+        let share = self.open_share(&rec)?;
+        let mut fresh = Vec::with_capacity(count);
+        for _ in 0..count {
+            let nonces = tessera_crypto::commit(&share, &mut OsRng);
+            let id = nonces.commitment().id()?;
+            fresh.push((id, nonces));
+        }
+        drop(share);
+        let ids: Vec<[u8; 32]> = fresh.iter().map(|(id, _)| id.0).collect();
+        self.store.record_issued(key_id, rec.generation, &ids)?;
+        let mut commitments = Vec::with_capacity(count);
+        for (id, nonces) in fresh {
+            commitments.push(nonces.commitment().clone());
+            self.pool.insert(
+                id,
+                Pooled {
+                    key_id: key_id.clone(),
+                    generation: rec.generation,
+                    nonces,
+                },
+            );
+        }
+        Ok(commitments)
+    }
+
+    /// Signs `package` with this signer's share of `key_id`.
+    ///
+    /// Order, each step reported to the observer: take the secret nonce out of the pool (it is
+    /// gone from memory whatever follows); durably mark it consumed, with the digest of the
+    /// package, which fails unless it was issued in this boot and never used; only then decrypt
+    /// the share and compute the signature share.
+    pub fn sign(
+        &mut self,
+        key_id: &KeyId,
+        package: &SigningPackage,
+    ) -> Result<SignatureShare, SignerError> {
+        self.observer.reached(SignStep::Received);
+        let rec = self.record(key_id)?;
+        let group = self.group(&rec)?;
+        if package.scheme() != rec.scheme {
+            return Err(SignerError::Session(format!(
+                "package for scheme {}, key `{key_id}` is {}",
+                package.scheme(),
+                rec.scheme
+            )));
+        }
+        let outsiders: Vec<String> = package
+            .signers()
+            .difference(group.parties())
+            .map(ToString::to_string)
+            .collect();
+        if !outsiders.is_empty() {
+            return Err(SignerError::Session(format!(
+                "signers outside the key: {}",
+                outsiders.join(", ")
+            )));
+        }
+        let mine = package
+            .commitment(self.party)
+            .ok_or(SignerError::NotASigner)?;
+        let id = mine.id()?;
+        let pooled = self.pool.remove(&id).ok_or_else(|| {
+            SignerError::NonceUnavailable(format!(
+                "nonce {id} is not in this signer's pool: never issued, already used, or issued before a restart"
+            ))
+        })?;
+        self.observer.reached(SignStep::NonceTaken);
+        if pooled.key_id != *key_id || pooled.generation != rec.generation {
+            return Err(SignerError::NonceUnavailable(format!(
+                "nonce {id} was issued for another key or key generation"
+            )));
+        }
+        let digest = package_digest(key_id, package)?;
+        self.store.consume(key_id, rec.generation, &id.0, &digest)?;
+        self.observer.reached(SignStep::NonceConsumed);
+        let share = self.open_share(&rec)?;
+        let result = tessera_crypto::sign(&share, pooled.nonces, package);
+        drop(share);
+        let sig = result?;
+        self.observer.reached(SignStep::ShareComputed);
+        Ok(sig)
+    }
+
+    // ---- helpers --------------------------------------------------------------------------
+
+    fn record(&self, key_id: &KeyId) -> Result<KeyRecord, SignerError> {
+        self.store
+            .key(key_id)?
+            .ok_or_else(|| SignerError::NoSuchKey(key_id.clone()))
+    }
+
+    fn group(&mut self, rec: &KeyRecord) -> Result<&GroupKey, SignerError> {
+        let fresh = matches!(self.groups.get(&rec.key_id), Some((g, _)) if *g == rec.generation);
+        if !fresh {
+            let group = GroupKey::from_bytes(&rec.group_key)?;
+            self.groups
+                .insert(rec.key_id.clone(), (rec.generation, group));
+        }
+        self.groups
+            .get(&rec.key_id)
+            .map(|(_, g)| g)
+            .ok_or_else(|| SignerError::NoSuchKey(rec.key_id.clone()))
+    }
+
+    fn seal(
+        &self,
+        key_id: &KeyId,
+        generation: u32,
+        share: &KeyShare,
+    ) -> Result<Vec<u8>, SignerError> {
+        let plain = share.to_secret_bytes()?;
+        Ok(self.kek.seal(
+            &share_context(key_id, self.party, generation),
+            plain.expose(),
+        )?)
+    }
+
+    /// Decrypts the share for one operation. Checks it is this signer's and matches the group
+    /// key on record.
+    fn open_share(&mut self, rec: &KeyRecord) -> Result<KeyShare, SignerError> {
+        let plain = self.kek.open(
+            &share_context(&rec.key_id, self.party, rec.generation),
+            &rec.sealed_share,
+        )?;
+        let share = KeyShare::from_secret_bytes(plain.expose())?;
+        drop(plain);
+        let party = self.party;
+        let group = self.group(rec)?;
+        if share.party() != party || !share.belongs_to(group) {
+            return Err(SignerError::ShareMismatch(rec.key_id.clone()));
+        }
+        Ok(share)
+    }
+}
+
+/// What a sealed share is bound to: opening it under any other key, party or generation fails.
+fn share_context(key_id: &KeyId, party: PartyId, generation: u32) -> Vec<u8> {
+    format!("tessera/share/v1|{key_id}|{}|{generation}", party.get()).into_bytes()
+}
+
+/// SHA-256 over the key id and the encoded signing package: what the ledger records as signed.
+fn package_digest(key_id: &KeyId, package: &SigningPackage) -> Result<[u8; 32], SignerError> {
+    let mut h = Sha256::new();
+    h.update(b"tessera/signed/v1");
+    h.update((key_id.as_str().len() as u64).to_be_bytes());
+    h.update(key_id.as_str());
+    h.update(package.to_bytes()?);
+    Ok(h.finalize().into())
+}
+
+fn parse_party(bytes: &[u8]) -> Result<PartyId, SignerError> {
+    let arr: [u8; 2] = bytes.try_into().map_err(|_| {
+        SignerError::Store(tessera_store::StoreError::Corrupt(
+            "party id is not 2 bytes".into(),
+        ))
+    })?;
+    PartyId::new(u16::from_be_bytes(arr))
+        .map_err(|e| SignerError::Store(tessera_store::StoreError::Corrupt(e.to_string())))
+}
