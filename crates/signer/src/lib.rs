@@ -13,4 +13,4 @@ mod error;
 mod node;
 
 pub use error::SignerError;
-pub use node::{MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer};
+pub use node::{MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer, package_digest};

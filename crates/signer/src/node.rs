@@ -493,8 +493,9 @@ fn share_context(key_id: &KeyId, party: PartyId, generation: u32) -> Vec<u8> {
     format!("tessera/share/v1|{key_id}|{}|{generation}", party.get()).into_bytes()
 }
 
-/// SHA-256 over the key id and the encoded signing package: what the ledger records as signed.
-fn package_digest(key_id: &KeyId, package: &SigningPackage) -> Result<[u8; 32], SignerError> {
+/// SHA-256 over the key id and the encoded signing package: what the ledger records as signed
+/// (auditors recompute it to match ledger rows with signatures).
+pub fn package_digest(key_id: &KeyId, package: &SigningPackage) -> Result<[u8; 32], SignerError> {
     let mut h = Sha256::new();
     h.update(b"tessera/signed/v1");
     h.update((key_id.as_str().len() as u64).to_be_bytes());
