@@ -1,6 +1,7 @@
 //! Key shares (secret) and group keys (public), with their persisted formats.
 //!
-//! Formats are versioned and pinned by golden files (`crates/crypto/tests/golden/`):
+//! Formats are versioned and pinned by golden files (`crates/crypto/golden/`, checked by
+//! `tests/golden.rs`):
 //!
 //! ```text
 //! key share, v1:  "TKS" 0x01 | scheme u8 | party u16 | t u16 | n u16 | frost KeyPackage
