@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use rand::rngs::OsRng;
-use tessera_crypto::protocol::{Inbox, Protocol, Session, SessionId, Step};
+use tessera_crypto::protocol::{Inbox, Session, SessionId, Step};
 use tessera_crypto::{
     Commitment, Dkg, GroupKey, KeyOutput, KeyShare, SignatureShare, SigningPackage, aggregate,
     commit, sign, verify,
