@@ -67,8 +67,27 @@ impl Process {
             stdin,
             stdout,
         };
-        assert_eq!(p.line(), "ready");
+        let ready = p.line();
+        assert!(ready.starts_with("ready "), "{ready}");
         p
+    }
+
+    /// Spawns without reading the `ready` line.
+    fn spawn_raw(store: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crash-signer"))
+            .arg(store)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     fn send(&mut self, line: &str) {
@@ -352,4 +371,36 @@ fn sigkill_at_every_step_and_at_random_never_reuses_a_nonce() {
         out.refused_replays,
         ledger.len()
     );
+}
+
+/// The signer process is non-dumpable, has no core files, and (where the OS allows) has its
+/// memory locked out of swap.
+#[test]
+fn signer_process_hardens_itself() {
+    let setup = setup();
+    let mut p = Process::spawn_raw(&setup.victim);
+    let ready = p.line();
+    assert!(ready.contains("dumpable=false"), "{ready}");
+    assert!(ready.contains("core_limit=0"), "{ready}");
+    let pid = p.child.id();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let locked_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    if ready.contains("memory_locked=true") {
+        assert!(locked_kb > 0, "mlockall reported success but VmLck is 0");
+    } else {
+        eprintln!("memory locking refused by this machine (RLIMIT_MEMLOCK); VmLck {locked_kb} kB");
+    }
+    p.kill();
 }

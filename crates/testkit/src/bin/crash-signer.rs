@@ -1,6 +1,7 @@
 //! A signer process for the crash test (`tests/crash.rs`), driven over stdin/stdout.
 //!
-//! Usage: `crash-signer STORE` (passphrase: the test passphrase). Prints `ready`, then answers
+//! Usage: `crash-signer STORE` (passphrase: the test passphrase). Hardens itself as a real
+//! signer does, prints `ready` with what the hardening achieved, then answers
 //! one line per command:
 //! - `commit KEY COUNT` -> `commitments HEX,HEX,...`
 //! - `sign KEY HEX_PACKAGE` -> `share HEX` or `error CODE`
@@ -37,6 +38,7 @@ fn reply(line: &str) {
 }
 
 fn main() -> ExitCode {
+    let hardening = tessera_crypto::harden_process();
     let Some(path) = std::env::args_os().nth(1).map(PathBuf::from) else {
         reply("error usage");
         return ExitCode::from(2);
@@ -51,7 +53,16 @@ fn main() -> ExitCode {
     if std::env::var_os("TESSERA_CRASH_STEPPING").is_some_and(|v| v == "1") {
         signer.set_observer(Box::new(Stepper));
     }
-    reply("ready");
+    let dumpable = nix::sys::prctl::get_dumpable().unwrap_or(true);
+    reply(&format!(
+        "ready dumpable={dumpable} core_limit={} memory_locked={}",
+        if hardening.no_core_files.is_ok() {
+            "0"
+        } else {
+            "unchanged"
+        },
+        hardening.memory_locked.is_ok()
+    ));
     let mut line = String::new();
     loop {
         line.clear();
