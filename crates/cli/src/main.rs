@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tessera` binary: everything lives in the `tessera_cli` library.
+
+fn main() -> std::process::ExitCode {
+    tessera_cli::run()
+}

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use tessera_crypto::protocol::{Inbox, Session, SessionId};
-use tessera_crypto::{Commitment, CryptoError, SignatureShare, SigningPackage};
+use tessera_crypto::{Commitment, CryptoError, GroupKey, SignatureShare, SigningPackage};
 use tessera_signer::{Progress, Signer, SignerError};
 use tessera_types::{KeyId, PartyId};
 
@@ -59,8 +59,10 @@ pub trait SignerLink {
     fn refresh_start(&mut self, key_id: &KeyId, session: SessionId) -> Result<Progress, LinkError>;
     /// Feeds a refresh round.
     fn refresh_advance(&mut self, key_id: &KeyId, inbox: &Inbox) -> Result<Progress, LinkError>;
-    /// Abandons a running DKG or refresh.
-    fn abort(&mut self, key_id: &KeyId);
+    /// Activates this party's finished DKG or refresh result for `group`.
+    fn activate(&mut self, key_id: &KeyId, group: &GroupKey) -> Result<(), LinkError>;
+    /// Abandons a DKG or refresh, running or finished but not yet activated.
+    fn abort(&mut self, key_id: &KeyId) -> Result<(), LinkError>;
     /// Fresh nonce commitments.
     fn commit(&mut self, key_id: &KeyId, count: usize) -> Result<Vec<Commitment>, LinkError>;
     /// A signature share.
@@ -96,8 +98,16 @@ impl SignerLink for Signer {
         Signer::refresh_advance(self, key_id, inbox).map_err(|e| LinkError::from_signer(me, &e))
     }
 
-    fn abort(&mut self, key_id: &KeyId) {
-        Signer::abort_session(self, key_id);
+    fn activate(&mut self, key_id: &KeyId, group: &GroupKey) -> Result<(), LinkError> {
+        let me = Signer::party(self);
+        Signer::activate(self, key_id, group).map_err(|e| LinkError::from_signer(me, &e))
+    }
+
+    fn abort(&mut self, key_id: &KeyId) -> Result<(), LinkError> {
+        let me = Signer::party(self);
+        Signer::abort_session(self, key_id)
+            .map(|_| ())
+            .map_err(|e| LinkError::from_signer(me, &e))
     }
 
     fn commit(&mut self, key_id: &KeyId, count: usize) -> Result<Vec<Commitment>, LinkError> {

@@ -1,4 +1,8 @@
-//! Running DKG and refresh across signers: relay each round's messages until all are done.
+//! Running DKG and refresh across signers: relay each round's messages until all are done,
+//! then finish in two phases. Every party stores its result pending; only when every party has
+//! finished with the same group key does the coordinator activate it everywhere. If any party
+//! fails, every party drops its pending result and the key (or the old shares) stay as they
+//! were: a failure one party sees never leaves the others on a different key.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +37,7 @@ pub fn generate_key(
             Ok(p) => {
                 first.insert(link.party(), p);
             }
-            Err(e) => return Err(abort_all(links, key_id, e)),
+            Err(e) => return Err(abort_all(links, key_id, SessionError::Signer(e))),
         }
     }
     drive(links, key_id, first, tamper, |l, k, inbox| {
@@ -54,7 +58,7 @@ pub fn refresh_key(
             Ok(p) => {
                 first.insert(link.party(), p);
             }
-            Err(e) => return Err(abort_all(links, key_id, e)),
+            Err(e) => return Err(abort_all(links, key_id, SessionError::Signer(e))),
         }
     }
     drive(links, key_id, first, tamper, |l, k, inbox| {
@@ -68,11 +72,25 @@ fn new_session_id() -> SessionId {
     SessionId(id)
 }
 
-fn abort_all(links: &mut [&mut dyn SignerLink], key_id: &KeyId, e: LinkError) -> SessionError {
-    for l in links.iter_mut() {
-        l.abort(key_id);
+/// Drops the session at every party; `cause` is what made it fail. A party that cannot drop its
+/// pending result is reported with the cause, since it needs an operator.
+fn abort_all(
+    links: &mut [&mut dyn SignerLink],
+    key_id: &KeyId,
+    cause: SessionError,
+) -> SessionError {
+    let stuck: Vec<LinkError> = links
+        .iter_mut()
+        .filter_map(|l| l.abort(key_id).err())
+        .collect();
+    if stuck.is_empty() {
+        cause
+    } else {
+        SessionError::Cleanup {
+            cause: Box::new(cause),
+            stuck,
+        }
     }
-    SessionError::Signer(e)
 }
 
 type Advance = fn(&mut dyn SignerLink, &KeyId, &Inbox) -> Result<Progress, LinkError>;
@@ -101,12 +119,13 @@ fn drive(
         if !done.is_empty() {
             if !outboxes.is_empty() {
                 let behind: Vec<PartyId> = outboxes.keys().copied().collect();
-                for l in links.iter_mut() {
-                    l.abort(key_id);
-                }
-                return Err(SessionError::Diverged(behind));
+                return Err(abort_all(links, key_id, SessionError::Diverged(behind)));
             }
-            return agree(done);
+            let group = match agree(done) {
+                Ok(g) => g,
+                Err(e) => return Err(abort_all(links, key_id, e)),
+            };
+            return activate_all(links, key_id, group);
         }
         let mut inboxes: BTreeMap<PartyId, Inbox> = BTreeMap::new();
         for (from, out) in outboxes {
@@ -132,14 +151,34 @@ fn drive(
             }
         }
         if let Some(e) = failure {
-            for l in links.iter_mut() {
-                l.abort(key_id);
-            }
-            return Err(SessionError::Signer(e));
+            return Err(abort_all(links, key_id, SessionError::Signer(e)));
         }
         progress = next;
         round += 1;
     }
+}
+
+/// Activates `group` at every party. Nothing can be undone once one party has activated, so a
+/// party that fails to activate is reported (its pending result stays, durable, and activating
+/// it again completes the session).
+fn activate_all(
+    links: &mut [&mut dyn SignerLink],
+    key_id: &KeyId,
+    group: GroupKey,
+) -> Result<GroupKey, SessionError> {
+    let mut activated = Vec::new();
+    for link in links.iter_mut() {
+        match link.activate(key_id, &group) {
+            Ok(()) => activated.push(link.party()),
+            Err(e) => {
+                return Err(SessionError::Activation {
+                    activated,
+                    failed: e,
+                });
+            }
+        }
+    }
+    Ok(group)
 }
 
 /// Every party must end with the same group key.

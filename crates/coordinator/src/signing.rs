@@ -24,6 +24,24 @@ pub enum SessionError {
     /// The quorum asked for is not usable.
     #[error("{0}")]
     Quorum(String),
+    /// The session failed, and some parties could not drop their pending result.
+    #[error("{cause}; and {} parties could not drop their pending result", stuck.len())]
+    Cleanup {
+        /// Why the session failed.
+        cause: Box<SessionError>,
+        /// The parties that could not clean up, with their errors.
+        stuck: Vec<LinkError>,
+    },
+    /// Every party finished with the same key, but activation failed at one: the parties in
+    /// `activated` use the new key or share, the others still hold it pending and must be
+    /// activated again.
+    #[error("activation stopped after {activated:?}: {failed}")]
+    Activation {
+        /// Parties that activated.
+        activated: Vec<PartyId>,
+        /// The first party that failed.
+        failed: LinkError,
+    },
 }
 
 impl SessionError {
@@ -33,7 +51,8 @@ impl SessionError {
             SessionError::Signer(e) => e.culprits.clone(),
             SessionError::Crypto(e) => e.culprits.clone(),
             SessionError::Diverged(p) => p.clone(),
-            SessionError::Quorum(_) => Vec::new(),
+            SessionError::Quorum(_) | SessionError::Activation { .. } => Vec::new(),
+            SessionError::Cleanup { cause, .. } => cause.culprits(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The signer node: one party's shares, its nonce pool and its ledger.
 //!
 //! A signer never lets its share leave: key generation and refresh run *inside* it (the caller
-//! only relays messages), and the share is sealed by the vault as soon as it exists. It signs
+//! only relays messages), and the share is sealed by the vault as soon as it exists; it becomes
+//! the active share only when the coordinator activates it, after every party finished with
+//! the same group key (a failure seen by one party must not leave the others on another key). It signs
 //! only with a nonce it can prove unused: the secret nonce must be in this process's pool, and
 //! the store must move it from `issued` (in this boot) to `consumed` in a durable transaction
 //! before the share is computed. A crash at any point therefore loses at most a nonce, never

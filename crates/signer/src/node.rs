@@ -73,7 +73,8 @@ impl SignObserver for Quiet {
 pub enum Progress {
     /// Send these messages to the other parties and come back with their answers.
     Send(Outbox),
-    /// The new share is sealed and stored; here is the group key.
+    /// This party has finished: its new share is sealed and stored *pending*, and signs only
+    /// after [`Signer::activate`] with this group key.
     Done(GroupKey),
 }
 
@@ -242,7 +243,7 @@ impl Signer {
                     sealed_share: self.seal(key_id, 0, &share)?,
                 };
                 drop(share);
-                self.store.insert_key(&rec)?;
+                self.store.put_pending(&rec)?;
                 Ok(Progress::Done(group))
             }
         }
@@ -313,20 +314,40 @@ impl Signer {
                 let next = generation
                     .checked_add(1)
                     .ok_or_else(|| SignerError::Session("generation overflow".into()))?;
-                let sealed = self.seal(key_id, next, &share)?;
+                let rec = KeyRecord {
+                    key_id: key_id.clone(),
+                    scheme: share.scheme(),
+                    party: self.party,
+                    threshold: share.threshold(),
+                    generation: next,
+                    group_key: group.to_bytes()?,
+                    sealed_share: self.seal(key_id, next, &share)?,
+                };
                 drop(share);
-                self.store
-                    .replace_share(key_id, generation, &group.to_bytes()?, &sealed)?;
-                self.pool.retain(|_, p| p.key_id != *key_id);
-                self.groups.remove(key_id);
+                self.store.put_pending(&rec)?;
                 Ok(Progress::Done(group))
             }
         }
     }
 
-    /// Abandons a running key generation or refresh of `key_id`; its round secrets are wiped.
-    pub fn abort_session(&mut self, key_id: &KeyId) -> bool {
-        self.running.remove(key_id).is_some()
+    /// Makes the result of a finished key generation or refresh of `key_id` the active share.
+    /// `group` must be the group key the coordinator saw every party finish with; this party's
+    /// own result must be exactly that. A refresh's new share replaces the old one, whose
+    /// nonces are discarded.
+    pub fn activate(&mut self, key_id: &KeyId, group: &GroupKey) -> Result<(), SignerError> {
+        self.store.activate(key_id, &group.to_bytes()?)?;
+        self.pool.retain(|_, p| p.key_id != *key_id);
+        self.groups.remove(key_id);
+        Ok(())
+    }
+
+    /// Abandons a key generation or refresh of `key_id`: a running one is dropped (its round
+    /// secrets wiped) and a finished one waiting for activation is deleted. The active share,
+    /// if any, stays. Returns whether there was anything to abandon.
+    pub fn abort_session(&mut self, key_id: &KeyId) -> Result<bool, SignerError> {
+        let running = self.running.remove(key_id).is_some();
+        let pending = self.store.discard_pending(key_id)?;
+        Ok(running || pending)
     }
 
     fn ensure_idle(&self, key_id: &KeyId) -> Result<(), SignerError> {
@@ -334,6 +355,9 @@ impl Signer {
             return Err(SignerError::Session(format!(
                 "a key generation or refresh of `{key_id}` is already running"
             )));
+        }
+        if self.store.pending(key_id)?.is_some() {
+            return Err(tessera_store::StoreError::PendingExists(key_id.clone()).into());
         }
         Ok(())
     }

@@ -1,8 +1,15 @@
 //! A signer's embedded store (SQLite): its sealed key shares and its nonce ledger.
 //!
 //! Durability: WAL journal with `synchronous=FULL`, so a transaction is on disk (fsync'd)
-//! when `commit` returns. `secure_delete` overwrites deleted content, so a replaced share's
-//! ciphertext does not linger in free pages. Files are created with mode 0600.
+//! when `commit` returns. `secure_delete` overwrites deleted content, and a replaced or
+//! discarded share is followed by a truncating checkpoint ([`Store::scrub`]), so its ciphertext
+//! lingers neither in free pages nor in the WAL. Files are created with mode 0600.
+//!
+//! Key generation and refresh finish in two phases: a party's result is stored *pending*
+//! ([`Store::put_pending`]) and becomes the active share only on [`Store::activate`], once the
+//! coordinator has seen every party finish with the same group key; otherwise it is discarded.
+//! A failure seen by one party alone therefore never leaves the parties on different keys; an
+//! interrupted activation leaves a durable pending result that can still be activated.
 //!
 //! The nonce ledger records every nonce commitment this signer hands out (`issued`) and every
 //! one it signs with (`consumed`, with the digest of what it signed), each in its own durable
@@ -55,6 +62,17 @@ pub enum StoreError {
         /// The generation in the store.
         found: u32,
     },
+    /// A key generation or refresh result already waits for activation.
+    #[error(
+        "key `{0}` has a key generation or refresh waiting for activation; activate or discard it first"
+    )]
+    PendingExists(KeyId),
+    /// No result waits for activation.
+    #[error("key `{0}` has nothing waiting for activation")]
+    NoPending(KeyId),
+    /// The coordinator asked to activate a group key other than the one this party computed.
+    #[error("the group key to activate for `{0}` is not the one this signer computed")]
+    PendingMismatch(KeyId),
     /// A fresh commitment equal to one issued before: the random generator is broken, or the
     /// process memory was restored from a snapshot. Nothing is issued.
     #[error("nonce commitment collides with one issued before; refusing to issue nonces")]
@@ -84,6 +102,9 @@ impl StoreError {
             StoreError::KeyExists(_) => "key_exists",
             StoreError::NoSuchKey(_) => "no_such_key",
             StoreError::StaleGeneration { .. } => "stale_generation",
+            StoreError::PendingExists(_) => "pending_activation",
+            StoreError::NoPending(_) => "nothing_pending",
+            StoreError::PendingMismatch(_) => "pending_mismatch",
             StoreError::NonceCollision => "nonce_collision",
             StoreError::NonceUnavailable { .. } => "nonce_unavailable",
             StoreError::Corrupt(_) => "store_corrupt",
@@ -158,6 +179,15 @@ pub struct NonceRecord {
     pub signed_digest: Option<[u8; 32]>,
 }
 
+/// What [`Store::activate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activated {
+    /// The key's generation now.
+    pub generation: u32,
+    /// Whether the old share's bytes were scrubbed from the files already.
+    pub scrubbed: bool,
+}
+
 /// A signer's store. One per signer; not shared between processes.
 #[derive(Debug)]
 pub struct Store {
@@ -216,6 +246,7 @@ impl Store {
         )?;
         tx.commit()?;
         self.boot = Some(boot);
+        self.scrub()?;
         Ok(boot)
     }
 
@@ -278,84 +309,148 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces a key's share after a refresh, in one transaction: the new sealed share and
-    /// group key, generation + 1, and every still-issued nonce of the key discarded. The old
-    /// share's bytes are overwritten (`secure_delete`).
-    pub fn replace_share(
-        &mut self,
-        key_id: &KeyId,
-        expected_generation: u32,
-        group_key: &[u8],
-        sealed_share: &[u8],
-    ) -> Result<u32, StoreError> {
+    /// Records the result of a key generation (`generation` 0) or refresh (the key's
+    /// generation + 1) as pending: it cannot sign until [`Store::activate`]. The key's active
+    /// share, if any, stays in use meanwhile.
+    pub fn put_pending(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let found: Option<u32> = tx
+        if pending_in(&tx, &key.key_id)?.is_some() {
+            return Err(StoreError::PendingExists(key.key_id.clone()));
+        }
+        let active: Option<u32> = tx
             .query_row(
                 "SELECT generation FROM keys WHERE key_id = ?1",
-                params![key_id.as_str()],
+                params![key.key_id.as_str()],
                 |r| r.get(0),
             )
             .optional()?;
-        let found = found.ok_or_else(|| StoreError::NoSuchKey(key_id.clone()))?;
-        if found != expected_generation {
-            return Err(StoreError::StaleGeneration {
-                key: key_id.clone(),
-                expected: expected_generation,
-                found,
-            });
+        match (active, key.generation) {
+            (None, 0) => {}
+            (Some(_), 0) => return Err(StoreError::KeyExists(key.key_id.clone())),
+            (None, _) => return Err(StoreError::NoSuchKey(key.key_id.clone())),
+            (Some(found), next) if found.checked_add(1) != Some(next) => {
+                return Err(StoreError::StaleGeneration {
+                    key: key.key_id.clone(),
+                    expected: next.saturating_sub(1),
+                    found,
+                });
+            }
+            (Some(_), _) => {}
         }
-        let next = found
-            .checked_add(1)
-            .ok_or_else(|| StoreError::Corrupt("generation overflow".into()))?;
         tx.execute(
-            "UPDATE keys SET generation = ?2, group_key = ?3, sealed_share = ?4 WHERE key_id = ?1",
-            params![key_id.as_str(), next, group_key, sealed_share],
+            "INSERT INTO pending_keys (key_id, scheme, party, t, n, generation, group_key, sealed_share, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                key.key_id.as_str(),
+                key.scheme.name(),
+                key.party.get(),
+                key.threshold.t(),
+                key.threshold.n(),
+                key.generation,
+                key.group_key,
+                key.sealed_share,
+                now()
+            ],
         )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The result waiting for activation, if any.
+    pub fn pending(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        pending_in(&self.conn, key_id)
+    }
+
+    /// Makes the pending result the key's active share, in one transaction: a new key is
+    /// inserted, or a refreshed share replaces the old one (generation + 1) and every
+    /// still-issued nonce of the key is discarded. `group_key` must be the group key the
+    /// coordinator saw every party agree on. The old share's bytes are then scrubbed from the
+    /// files (see [`Store::scrub`]).
+    pub fn activate(&mut self, key_id: &KeyId, group_key: &[u8]) -> Result<Activated, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let pending =
+            pending_in(&tx, key_id)?.ok_or_else(|| StoreError::NoPending(key_id.clone()))?;
+        if pending.group_key != group_key {
+            return Err(StoreError::PendingMismatch(key_id.clone()));
+        }
+        if pending.generation == 0 {
+            tx.execute(
+                "INSERT INTO keys (key_id, scheme, party, t, n, generation, group_key, sealed_share, created_at)
+                 SELECT key_id, scheme, party, t, n, generation, group_key, sealed_share, ?2
+                 FROM pending_keys WHERE key_id = ?1",
+                params![key_id.as_str(), now()],
+            )?;
+        } else {
+            let changed = tx.execute(
+                "UPDATE keys SET generation = ?2, group_key = ?3, sealed_share = ?4
+                 WHERE key_id = ?1 AND generation = ?5",
+                params![
+                    key_id.as_str(),
+                    pending.generation,
+                    pending.group_key,
+                    pending.sealed_share,
+                    pending.generation.saturating_sub(1)
+                ],
+            )?;
+            if changed != 1 {
+                return Err(StoreError::StaleGeneration {
+                    key: key_id.clone(),
+                    expected: pending.generation.saturating_sub(1),
+                    found: u32::MAX,
+                });
+            }
+        }
         tx.execute(
             "UPDATE nonces SET state = 'discarded' WHERE key_id = ?1 AND state = 'issued'",
             params![key_id.as_str()],
         )?;
+        tx.execute(
+            "DELETE FROM pending_keys WHERE key_id = ?1",
+            params![key_id.as_str()],
+        )?;
         tx.commit()?;
-        Ok(next)
+        let scrubbed = self.scrub()?;
+        Ok(Activated {
+            generation: pending.generation,
+            scrubbed,
+        })
     }
 
-    /// A key, if present.
-    pub fn key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        let row = self
+    /// Drops a pending result (the session failed somewhere); the active share, if any, is
+    /// untouched. Returns whether there was one.
+    pub fn discard_pending(&mut self, key_id: &KeyId) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "DELETE FROM pending_keys WHERE key_id = ?1",
+            params![key_id.as_str()],
+        )?;
+        if n > 0 {
+            self.scrub()?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Moves every committed change into the database file and truncates the WAL, so that
+    /// content deleted under `secure_delete` (a replaced or discarded share) no longer exists
+    /// in either file. Returns `false` if another connection kept the checkpoint from
+    /// completing; the next boot retries.
+    pub fn scrub(&self) -> Result<bool, StoreError> {
+        let busy: i64 = self
             .conn
-            .query_row(
-                "SELECT scheme, party, t, n, generation, group_key, sealed_share FROM keys WHERE key_id = ?1",
-                params![key_id.as_str()],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, u16>(1)?,
-                        r.get::<_, u16>(2)?,
-                        r.get::<_, u16>(3)?,
-                        r.get::<_, u32>(4)?,
-                        r.get::<_, Vec<u8>>(5)?,
-                        r.get::<_, Vec<u8>>(6)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((scheme, party, t, n, generation, group_key, sealed_share)) = row else {
-            return Ok(None);
-        };
-        let corrupt = |e: String| StoreError::Corrupt(format!("key `{key_id}`: {e}"));
-        Ok(Some(KeyRecord {
-            key_id: key_id.clone(),
-            scheme: scheme
-                .parse()
-                .map_err(|e: tessera_types::SchemeError| corrupt(e.to_string()))?,
-            party: PartyId::new(party).map_err(|e| corrupt(e.to_string()))?,
-            threshold: Threshold::allowing_minority(t, n).map_err(|e| corrupt(e.to_string()))?,
-            generation,
-            group_key,
-            sealed_share,
-        }))
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
+    }
+
+    /// A key's active record, if present.
+    pub fn key(&self, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        key_row(
+            &self.conn,
+            "SELECT scheme, party, t, n, generation, group_key, sealed_share FROM keys WHERE key_id = ?1",
+            key_id,
+        )
     }
 
     /// Every key id, sorted.
@@ -474,6 +569,45 @@ impl Store {
         self.boot
             .ok_or_else(|| StoreError::Corrupt("no boot started on this store handle".into()))
     }
+}
+
+fn pending_in(conn: &Connection, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    key_row(
+        conn,
+        "SELECT scheme, party, t, n, generation, group_key, sealed_share FROM pending_keys WHERE key_id = ?1",
+        key_id,
+    )
+}
+
+fn key_row(conn: &Connection, sql: &str, key_id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+    let row = conn
+        .query_row(sql, params![key_id.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u16>(1)?,
+                r.get::<_, u16>(2)?,
+                r.get::<_, u16>(3)?,
+                r.get::<_, u32>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, Vec<u8>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((scheme, party, t, n, generation, group_key, sealed_share)) = row else {
+        return Ok(None);
+    };
+    let corrupt = |e: String| StoreError::Corrupt(format!("key `{key_id}`: {e}"));
+    Ok(Some(KeyRecord {
+        key_id: key_id.clone(),
+        scheme: scheme
+            .parse()
+            .map_err(|e: tessera_types::SchemeError| corrupt(e.to_string()))?,
+        party: PartyId::new(party).map_err(|e| corrupt(e.to_string()))?,
+        threshold: Threshold::allowing_minority(t, n).map_err(|e| corrupt(e.to_string()))?,
+        generation,
+        group_key,
+        sealed_share,
+    }))
 }
 
 type NonceRow = (Vec<u8>, String, u32, i64, String, Option<Vec<u8>>);

@@ -1,12 +1,12 @@
 //! Schema versions. Each migration runs in one transaction; `PRAGMA user_version` records the
-//! version reached. Old stores must keep opening: the golden store in `golden/` is v1.
+//! version reached. Old stores must keep opening: the golden store in `golden/` is v1 and is migrated.
 
 use rusqlite::Connection;
 
 use crate::StoreError;
 
 /// The newest schema this build writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -42,6 +42,22 @@ CREATE TABLE nonces (
 CREATE INDEX nonces_issued ON nonces (key_id, state);
 ";
 
+/// v2: key generation and refresh finish in two phases. A party's result waits here, unable
+/// to sign, until the coordinator has seen every party finish with the same group key.
+const V2: &str = "
+CREATE TABLE pending_keys (
+    key_id       TEXT PRIMARY KEY,
+    scheme       TEXT NOT NULL,
+    party        INTEGER NOT NULL CHECK (party BETWEEN 1 AND 65535),
+    t            INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    generation   INTEGER NOT NULL CHECK (generation >= 0),
+    group_key    BLOB NOT NULL,
+    sealed_share BLOB NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
@@ -50,11 +66,13 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: VERSION,
         });
     }
-    if found < 1 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(V1)?;
-        tx.pragma_update(None, "user_version", 1)?;
-        tx.commit()?;
+    for (version, ddl) in [(1, V1), (2, V2)] {
+        if found < version {
+            let tx = conn.transaction()?;
+            tx.execute_batch(ddl)?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()?;
+        }
     }
     Ok(())
 }

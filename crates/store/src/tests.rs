@@ -108,8 +108,68 @@ fn a_repeated_commitment_aborts_the_whole_batch() {
     );
 }
 
+fn next(rec: &KeyRecord, generation: u32, tag: &[u8]) -> KeyRecord {
+    KeyRecord {
+        generation,
+        group_key: [b"g", tag].concat(),
+        sealed_share: [b"s", tag].concat(),
+        ..rec.clone()
+    }
+}
+
 #[test]
-fn refresh_replaces_the_share_and_discards_the_keys_open_nonces() {
+fn a_new_key_signs_only_once_activated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let k = KeyId::new("k").unwrap();
+    s.put_pending(&key("k")).unwrap();
+    assert!(s.key(&k).unwrap().is_none(), "pending is not active");
+    assert!(matches!(
+        s.put_pending(&key("k")),
+        Err(StoreError::PendingExists(_))
+    ));
+    assert!(matches!(
+        s.activate(&k, b"other"),
+        Err(StoreError::PendingMismatch(_))
+    ));
+    assert!(
+        s.key(&k).unwrap().is_none(),
+        "a refused activation changes nothing"
+    );
+    let done = s.activate(&k, &key("k").group_key).unwrap();
+    assert_eq!(
+        done,
+        Activated {
+            generation: 0,
+            scrubbed: true
+        }
+    );
+    assert_eq!(s.key(&k).unwrap().unwrap(), key("k"));
+    assert!(s.pending(&k).unwrap().is_none());
+    assert!(matches!(
+        s.put_pending(&key("k")),
+        Err(StoreError::KeyExists(_))
+    ));
+    assert!(matches!(
+        s.activate(&k, b"g"),
+        Err(StoreError::NoPending(_))
+    ));
+}
+
+#[test]
+fn a_discarded_key_generation_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let k = KeyId::new("k").unwrap();
+    s.put_pending(&key("k")).unwrap();
+    assert!(s.discard_pending(&k).unwrap());
+    assert!(!s.discard_pending(&k).unwrap());
+    assert!(s.key(&k).unwrap().is_none() && s.pending(&k).unwrap().is_none());
+    s.put_pending(&key("k")).unwrap();
+}
+
+#[test]
+fn refresh_keeps_the_old_share_until_activation_then_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = booted(&dir.path().join("s.sqlite"));
     let k = KeyId::new("k").unwrap();
@@ -119,34 +179,76 @@ fn refresh_replaces_the_share_and_discards_the_keys_open_nonces() {
         Err(StoreError::KeyExists(_))
     ));
     s.record_issued(&k, 0, &[[1; 32]]).unwrap();
-    assert_eq!(s.replace_share(&k, 0, b"g1", b"s1").unwrap(), 1);
-    let rec = s.key(&k).unwrap().unwrap();
+
+    assert!(matches!(
+        s.put_pending(&next(&key("k"), 2, b"2")),
+        Err(StoreError::StaleGeneration {
+            expected: 1,
+            found: 0,
+            ..
+        })
+    ));
+    let refreshed = next(&key("k"), 1, b"1");
+    s.put_pending(&refreshed).unwrap();
     assert_eq!(
-        (rec.generation, &rec.group_key[..], &rec.sealed_share[..]),
-        (1, &b"g1"[..], &b"s1"[..])
+        s.key(&k).unwrap().unwrap(),
+        key("k"),
+        "old share active while pending"
     );
+    assert_eq!(
+        s.nonce(&[1; 32]).unwrap().unwrap().state,
+        NonceState::Issued
+    );
+
+    assert_eq!(s.activate(&k, &refreshed.group_key).unwrap().generation, 1);
+    assert_eq!(s.key(&k).unwrap().unwrap(), refreshed);
     assert_eq!(
         s.nonce(&[1; 32]).unwrap().unwrap().state,
         NonceState::Discarded
     );
-    let stale = s.replace_share(&k, 0, b"g2", b"s2").unwrap_err();
+
+    // A failed refresh: the pending result goes, the active share stays.
+    s.put_pending(&next(&key("k"), 2, b"2")).unwrap();
+    s.discard_pending(&k).unwrap();
+    assert_eq!(s.key(&k).unwrap().unwrap(), refreshed);
     assert!(matches!(
-        stale,
-        StoreError::StaleGeneration {
-            expected: 0,
-            found: 1,
-            ..
-        }
-    ));
-    assert_eq!(
-        s.key(&k).unwrap().unwrap().sealed_share,
-        b"s1",
-        "a stale refresh changes nothing"
-    );
-    assert!(matches!(
-        s.replace_share(&KeyId::new("nope").unwrap(), 0, b"", b""),
+        s.put_pending(&next(&key("nope"), 1, b"x")),
         Err(StoreError::NoSuchKey(_))
     ));
+}
+
+#[test]
+fn replaced_and_discarded_shares_leave_no_bytes_in_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let k = KeyId::new("k").unwrap();
+    let marker = |tag: u8| KeyRecord {
+        sealed_share: vec![tag; 200],
+        ..key("k")
+    };
+    s.put_pending(&marker(0xa1)).unwrap();
+    s.activate(&k, &key("k").group_key).unwrap();
+    s.put_pending(&KeyRecord {
+        generation: 1,
+        ..marker(0xb2)
+    })
+    .unwrap();
+    s.activate(&k, &key("k").group_key).unwrap();
+    s.put_pending(&KeyRecord {
+        generation: 2,
+        ..marker(0xc3)
+    })
+    .unwrap();
+    s.discard_pending(&k).unwrap();
+    let found = |tag: u8| {
+        std::fs::read_dir(dir.path()).unwrap().any(|e| {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap();
+            bytes.windows(200).any(|w| w.iter().all(|b| *b == tag))
+        })
+    };
+    assert!(found(0xb2), "the active share is there: the search works");
+    assert!(!found(0xa1), "the refreshed-away share is gone");
+    assert!(!found(0xc3), "the discarded share is gone");
 }
 
 #[test]
@@ -183,7 +285,7 @@ fn golden_v1_store_still_opens() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("store.sqlite");
     std::fs::copy(&golden, &copy).unwrap();
-    let s = booted(&copy);
+    let mut s = booted(&copy);
     let rec = s.key(&KeyId::new("golden").unwrap()).unwrap().unwrap();
     assert_eq!(rec, key("golden"));
     assert_eq!(
@@ -199,4 +301,15 @@ fn golden_v1_store_still_opens() {
         NonceState::Discarded
     );
     assert_eq!(s.nonces().unwrap().len(), 2);
+    // Migrated to the current schema: the two-phase tables work on it.
+    let k = KeyId::new("golden").unwrap();
+    s.put_pending(&KeyRecord {
+        generation: 1,
+        ..key("golden")
+    })
+    .unwrap();
+    assert_eq!(
+        s.activate(&k, &key("golden").group_key).unwrap().generation,
+        1
+    );
 }

@@ -1,0 +1,642 @@
+//! `tessera demo`: key generation by DKG, signing, verification and proactive refresh across
+//! real signers (own SQLite store and passphrase vault each), driven in one process by the
+//! coordinator.
+
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rand_core::{OsRng, RngCore};
+use tessera_coordinator::{Coordinator, SessionError, SignerLink, generate_key, refresh_key};
+use tessera_crypto::{GroupKey, Hardening, SecretBytes};
+use tessera_signer::Signer;
+use tessera_types::{KeyId, MAX_PARTIES, PartyId, Scheme, Threshold, ThresholdError};
+use tessera_vault::KdfParams;
+
+use crate::PASSPHRASE_ENV;
+use crate::error::CliError;
+use crate::verify::{independent_verifier, independent_verify};
+
+/// Which schemes the demo runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemeChoice {
+    /// Every supported scheme, one key each, on the same signers.
+    All,
+    /// One scheme.
+    One(Scheme),
+}
+
+impl SchemeChoice {
+    fn schemes(self) -> Vec<Scheme> {
+        match self {
+            SchemeChoice::All => Scheme::ALL.to_vec(),
+            SchemeChoice::One(s) => vec![s],
+        }
+    }
+}
+
+/// What `tessera demo` was asked to do, before validation.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Schemes to run.
+    pub scheme: SchemeChoice,
+    /// Signers needed for a signature.
+    pub threshold: u16,
+    /// Signers holding a share.
+    pub signers: u16,
+    /// Where the signer stores go; `None` for a temporary directory removed at the end.
+    pub data_dir: Option<PathBuf>,
+    /// What is signed.
+    pub message: String,
+    /// Minimal Argon2id costs (insecure for real shares).
+    pub fast_kdf: bool,
+}
+
+/// Commitments the coordinator fetches from each signer ahead of a signing round.
+const COMMITMENTS_PER_SIGNER: usize = 1;
+
+/// Runs the demo, writing its report to `out`; warnings go to stderr.
+pub fn run(options: &DemoOptions, out: &mut dyn Write) -> Result<(), CliError> {
+    let threshold = checked_threshold(options.threshold, options.signers)?;
+    // Before any secret exists in this process.
+    let hardening = tessera_crypto::harden_process();
+    report_hardening(out, &hardening)?;
+    execute(options, threshold, out)
+}
+
+/// Everything after process hardening (which tests skip: it locks the test runner's memory).
+fn execute(
+    options: &DemoOptions,
+    threshold: Threshold,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let (dir, temp) = match &options.data_dir {
+        Some(dir) => {
+            prepare_data_dir(dir)?;
+            writeln!(out, "data dir: {} (kept)", dir.display())?;
+            (dir.clone(), None)
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("tessera-demo-")
+                .tempdir()
+                .map_err(|e| CliError::new(format!("cannot create a temporary directory: {e}")))?;
+            writeln!(
+                out,
+                "data dir: {} (temporary, removed at the end)",
+                temp.path().display()
+            )?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    };
+    // The signers, and their open stores, are gone when `demo` returns.
+    let result = demo(options, threshold, &dir, out);
+    if let Some(temp) = temp {
+        if let Err(e) = temp.close() {
+            eprintln!(
+                "warning: cannot remove the temporary data dir `{}`: {e}",
+                dir.display()
+            );
+        }
+    }
+    result
+}
+
+fn demo(
+    options: &DemoOptions,
+    threshold: Threshold,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let (passphrase, source) = passphrase()?;
+    writeln!(out, "vault passphrase: {source}")?;
+    let params = if options.fast_kdf {
+        writeln!(
+            out,
+            "vault kdf: argon2id 64 KiB, 1 pass (--fast-kdf: insecure, for demos and tests only)"
+        )?;
+        KdfParams::INSECURE_FAST_FOR_TESTS
+    } else {
+        let p = KdfParams::DEFAULT;
+        writeln!(
+            out,
+            "vault kdf: argon2id {} MiB, {} passes, {} lane(s)",
+            p.m_kib / 1024,
+            p.t_cost,
+            p.p_cost
+        )?;
+        p
+    };
+
+    let started = Instant::now();
+    let mut signers = Vec::with_capacity(usize::from(threshold.n()));
+    for p in 1..=threshold.n() {
+        let party = PartyId::new(p).map_err(|e| CliError::new(e.to_string()))?;
+        let path = store_path(dir, p);
+        let signer = Signer::create(&path, party, &passphrase, params).map_err(|e| {
+            CliError::new(format!(
+                "cannot create the store of {party} at `{}`: {e}",
+                path.display()
+            ))
+        })?;
+        signers.push(signer);
+    }
+    drop(passphrase);
+    writeln!(
+        out,
+        "signers: {} created, each with its own store and vault, in {}",
+        signers.len(),
+        ms(started.elapsed())
+    )?;
+
+    let schemes = options.scheme.schemes();
+    let message = options.message.as_bytes();
+    let mut all = Vec::with_capacity(schemes.len());
+    for scheme in &schemes {
+        all.push(run_scheme(
+            out,
+            &mut signers,
+            dir,
+            *scheme,
+            threshold,
+            message,
+        )?);
+    }
+
+    writeln!(out)?;
+    writeln!(out, "== summary ==")?;
+    for (scheme, t) in schemes.iter().zip(&all) {
+        let refresh = t.refresh.map_or_else(|| "skipped".to_owned(), ms);
+        writeln!(
+            out,
+            "{scheme}: dkg {}, sign {}, refresh {refresh}, sign after refresh {}",
+            ms(t.dkg),
+            ms(t.sign),
+            ms(t.sign_again)
+        )?;
+    }
+    writeln!(
+        out,
+        "demo passed: {} scheme(s), {threshold}, every signature verified by tessera and by an \
+         independent library",
+        schemes.len()
+    )?;
+    Ok(())
+}
+
+struct Timings {
+    dkg: Duration,
+    sign: Duration,
+    refresh: Option<Duration>,
+    sign_again: Duration,
+}
+
+fn run_scheme(
+    out: &mut dyn Write,
+    signers: &mut [Signer],
+    dir: &Path,
+    scheme: Scheme,
+    threshold: Threshold,
+    message: &[u8],
+) -> Result<Timings, CliError> {
+    writeln!(out)?;
+    writeln!(out, "== {scheme}, {threshold} ==")?;
+    let key_id =
+        KeyId::new(&format!("demo-{}", scheme.name())).map_err(|e| CliError::new(e.to_string()))?;
+
+    let started = Instant::now();
+    let group = generate_key(&mut links(signers), &key_id, scheme, threshold, None)
+        .map_err(|e| session_error("key generation", &e))?;
+    let dkg = started.elapsed();
+    writeln!(
+        out,
+        "dkg: key `{key_id}` generated by {} parties, no dealer, in {}",
+        threshold.n(),
+        ms(dkg)
+    )?;
+    writeln!(out, "group public key: {}", hex::encode(group.public_key()))?;
+    for signer in signers.iter_mut() {
+        report_party(out, signer, dir, &key_id, &group)?;
+    }
+
+    let mut coordinator = Coordinator::new();
+    refill(out, &mut coordinator, signers, &key_id)?;
+    let t = usize::from(threshold.t());
+    let sign = sign_round(
+        out,
+        &mut coordinator,
+        &mut signers.iter_mut().take(t).map(link).collect::<Vec<_>>(),
+        &key_id,
+        &group,
+        message,
+    )?;
+
+    let (group, refresh) = if threshold.t() == 1 {
+        writeln!(
+            out,
+            "refresh: skipped: with t = 1 each share is the whole key, so there is nothing to \
+             re-share"
+        )?;
+        (group, None)
+    } else {
+        let started = Instant::now();
+        let refreshed = refresh_key(&mut links(signers), &key_id, None)
+            .map_err(|e| session_error("refresh", &e))?;
+        let took = started.elapsed();
+        if refreshed.public_key() != group.public_key() {
+            return Err(CliError::new(format!(
+                "refresh changed the group public key of `{key_id}`"
+            )));
+        }
+        let replaced = group
+            .parties()
+            .iter()
+            .filter(|p| refreshed.verifying_share(**p) != group.verifying_share(**p))
+            .count();
+        writeln!(
+            out,
+            "refresh: {}; group public key unchanged, {replaced} of {} verifying shares replaced",
+            ms(took),
+            threshold.n()
+        )?;
+        // The signers dropped the nonces of the old shares; so does the coordinator.
+        for p in group.parties() {
+            coordinator.forget(*p);
+        }
+        refill(out, &mut coordinator, signers, &key_id)?;
+        (refreshed, Some(took))
+    };
+
+    let skip = signers.len().saturating_sub(t);
+    let sign_again = sign_round(
+        out,
+        &mut coordinator,
+        &mut signers.iter_mut().skip(skip).map(link).collect::<Vec<_>>(),
+        &key_id,
+        &group,
+        message,
+    )?;
+    Ok(Timings {
+        dkg,
+        sign,
+        refresh,
+        sign_again,
+    })
+}
+
+fn link(s: &mut Signer) -> &mut dyn SignerLink {
+    s
+}
+
+fn links(signers: &mut [Signer]) -> Vec<&mut dyn SignerLink> {
+    signers.iter_mut().map(link).collect()
+}
+
+fn report_party(
+    out: &mut dyn Write,
+    signer: &mut Signer,
+    dir: &Path,
+    key_id: &KeyId,
+    group: &GroupKey,
+) -> Result<(), CliError> {
+    let party = signer.party();
+    let stored = signer
+        .group_key(key_id)
+        .map_err(|e| CliError::new(format!("{party} cannot read key `{key_id}`: {e}")))?;
+    if stored != *group {
+        return Err(CliError::new(format!(
+            "{party} stored another group key for `{key_id}`"
+        )));
+    }
+    let share = group
+        .verifying_share(party)
+        .map(hex::encode)
+        .unwrap_or_else(|| "none".to_owned());
+    let keys = signer
+        .key_ids()
+        .map_err(|e| CliError::new(format!("{party} cannot list its keys: {e}")))?
+        .len();
+    writeln!(
+        out,
+        "  {party}: store {}, {keys} key(s) sealed, verifying share {share}",
+        store_path(dir, party.get()).display()
+    )?;
+    Ok(())
+}
+
+fn refill(
+    out: &mut dyn Write,
+    coordinator: &mut Coordinator,
+    signers: &mut [Signer],
+    key_id: &KeyId,
+) -> Result<(), CliError> {
+    let mut cached = 0usize;
+    for signer in signers.iter_mut() {
+        coordinator
+            .refill(signer, key_id, COMMITMENTS_PER_SIGNER)
+            .map_err(|e| CliError::new(format!("commitment refill failed: {e}")))?;
+        cached = cached.saturating_add(coordinator.cached(key_id, signer.party()));
+    }
+    writeln!(
+        out,
+        "commitments: {cached} cached by the coordinator, {COMMITMENTS_PER_SIGNER} per signer \
+         (each secret nonce stays in its signer's memory, recorded as issued in its ledger)"
+    )?;
+    Ok(())
+}
+
+/// Signs `message` with `quorum`, then verifies the signature twice: with the service's own
+/// verifier and with an independent library. Prints both results; fails if either rejects.
+fn sign_round(
+    out: &mut dyn Write,
+    coordinator: &mut Coordinator,
+    quorum: &mut [&mut dyn SignerLink],
+    key_id: &KeyId,
+    group: &GroupKey,
+    message: &[u8],
+) -> Result<Duration, CliError> {
+    let names: Vec<String> = quorum.iter().map(|l| l.party().get().to_string()).collect();
+    let started = Instant::now();
+    let signature = coordinator
+        .sign(quorum, key_id, group, message)
+        .map_err(|e| session_error("signing", &e))?;
+    let took = started.elapsed();
+    writeln!(
+        out,
+        "sign: parties {} signed {} bytes in {}",
+        names.join(", "),
+        message.len(),
+        ms(took)
+    )?;
+    writeln!(out, "  signature: {}", hex::encode(signature.to_bytes()))?;
+
+    let scheme = group.scheme();
+    let ours = group.verify(message, &signature).map_err(|e| e.to_string());
+    let theirs = independent_verify(scheme, &group.public_key(), message, signature.to_bytes());
+    writeln!(out, "  verify tessera GroupKey::verify: {}", verdict(&ours))?;
+    writeln!(
+        out,
+        "  verify {}: {}",
+        independent_verifier(scheme),
+        verdict(&theirs)
+    )?;
+    match (ours, theirs) {
+        (Ok(()), Ok(())) => Ok(took),
+        (Err(e), _) => Err(CliError::new(format!(
+            "the {scheme} signature does not verify: {e}"
+        ))),
+        (_, Err(e)) => Err(CliError::new(format!(
+            "{} rejects the {scheme} signature: {e}",
+            independent_verifier(scheme)
+        ))),
+    }
+}
+
+fn verdict(result: &Result<(), String>) -> String {
+    match result {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("FAILED ({e})"),
+    }
+}
+
+fn session_error(what: &str, e: &SessionError) -> CliError {
+    let culprits = e.culprits();
+    if culprits.is_empty() {
+        CliError::new(format!("{what} failed: {e}"))
+    } else {
+        let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
+        CliError::new(format!("{what} failed: {e} (blamed: {})", names.join(", ")))
+    }
+}
+
+/// The threshold through [`Threshold::new`], with the majority rule; refusals explain how to
+/// read `--threshold` and `--signers`.
+fn checked_threshold(t: u16, n: u16) -> Result<Threshold, CliError> {
+    if n == 0 {
+        return Err(CliError::new("--signers must be at least 1"));
+    }
+    Threshold::new(t, n).map_err(|e| match e {
+        ThresholdError::NoMajority { t, n } => CliError::new(format!(
+            "threshold {t} of {n} refused: --threshold is how many of the --signers must sign, \
+             and it must be a majority (more than half of {n}, so at least {}), because each signer \
+             enforces spend limits from its own ledger and only when every two quorums share a \
+             signer does some signer see both spends",
+            n / 2 + 1
+        )),
+        ThresholdError::OutOfRange { t, n } => CliError::new(format!(
+            "threshold {t} of {n} is impossible: --threshold is how many of the --signers must \
+             sign, so it must be between 1 and {n}"
+        )),
+        ThresholdError::TooManyParties { n } => CliError::new(format!(
+            "--signers {n} is more than the {MAX_PARTIES} supported"
+        )),
+    })
+}
+
+fn report_hardening(out: &mut dyn Write, h: &Hardening) -> Result<(), CliError> {
+    let checks = [
+        (
+            "not dumpable",
+            &h.non_dumpable,
+            "other processes of this user may read its memory and a crash may write a core file",
+        ),
+        (
+            "core files off",
+            &h.no_core_files,
+            "a crash may write secrets to a core file",
+        ),
+        (
+            "memory locked",
+            &h.memory_locked,
+            "secrets may be written to swap (raise `ulimit -l` or grant CAP_IPC_LOCK)",
+        ),
+    ];
+    let mut parts = Vec::with_capacity(checks.len());
+    for (name, result, risk) in checks {
+        match result {
+            Ok(()) => parts.push(format!("{name}: yes")),
+            Err(reason) => {
+                parts.push(format!("{name}: no"));
+                eprintln!(
+                    "warning: process hardening: {name} refused by the OS ({reason}): {risk}"
+                );
+            }
+        }
+    }
+    writeln!(out, "process hardening: {}", parts.join(", "))?;
+    Ok(())
+}
+
+/// Creates `dir` if needed; refuses one that already holds signer stores.
+fn prepare_data_dir(dir: &Path) -> Result<(), CliError> {
+    let shown = dir.display();
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(CliError::new(format!(
+            "data dir `{shown}` exists and is not a directory"
+        ))),
+        Ok(_) => {
+            let entries = fs::read_dir(dir)
+                .map_err(|e| CliError::new(format!("cannot read data dir `{shown}`: {e}")))?;
+            let mut stores = Vec::new();
+            for entry in entries {
+                let entry = entry
+                    .map_err(|e| CliError::new(format!("cannot read data dir `{shown}`: {e}")))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("signer-") && name.ends_with(".sqlite") {
+                    stores.push(name);
+                }
+            }
+            if stores.is_empty() {
+                return Ok(());
+            }
+            stores.sort();
+            Err(CliError::new(format!(
+                "data dir `{shown}` already holds signer stores ({}); the demo creates new \
+                 signers, so give it an empty or new directory",
+                stores.join(", ")
+            )))
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => fs::create_dir_all(dir)
+            .map_err(|e| CliError::new(format!("cannot create data dir `{shown}`: {e}"))),
+        Err(e) => Err(CliError::new(format!(
+            "cannot read data dir `{shown}`: {e}"
+        ))),
+    }
+}
+
+fn store_path(dir: &Path, party: u16) -> PathBuf {
+    dir.join(format!("signer-{party}.sqlite"))
+}
+
+/// Where the vault passphrase came from, as printed (never the passphrase itself).
+enum PassphraseSource {
+    Env,
+    Generated,
+}
+
+impl std::fmt::Display for PassphraseSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PassphraseSource::Env => write!(f, "from {PASSPHRASE_ENV}"),
+            PassphraseSource::Generated => write!(
+                f,
+                "generated for this run (32 random bytes, not shown; set {PASSPHRASE_ENV} to \
+                 choose one)"
+            ),
+        }
+    }
+}
+
+fn passphrase() -> Result<(SecretBytes, PassphraseSource), CliError> {
+    match std::env::var_os(PASSPHRASE_ENV) {
+        Some(value) => {
+            let text = value
+                .into_string()
+                .map_err(|_| CliError::new(format!("{PASSPHRASE_ENV} is not valid UTF-8")))?;
+            if text.is_empty() {
+                return Err(CliError::new(format!(
+                    "{PASSPHRASE_ENV} is set but empty; unset it to use a generated passphrase"
+                )));
+            }
+            Ok((SecretBytes::new(text.into_bytes()), PassphraseSource::Env))
+        }
+        None => {
+            let mut bytes = vec![0u8; 32];
+            OsRng.fill_bytes(&mut bytes);
+            Ok((SecretBytes::new(bytes), PassphraseSource::Generated))
+        }
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        reason = "test code: a failed expectation should stop the test"
+    )]
+
+    use super::*;
+
+    fn options(dir: Option<PathBuf>, scheme: SchemeChoice, t: u16, n: u16) -> DemoOptions {
+        DemoOptions {
+            scheme,
+            threshold: t,
+            signers: n,
+            data_dir: dir,
+            message: "unit test".to_owned(),
+            fast_kdf: true,
+        }
+    }
+
+    #[test]
+    fn thresholds_are_checked_with_the_majority_rule() {
+        assert!(checked_threshold(2, 3).is_ok());
+        assert!(checked_threshold(1, 1).is_ok());
+        let e = checked_threshold(1, 3).unwrap_err();
+        assert!(e.message().contains("must be a majority"), "{e}");
+        assert!(e.message().contains("at least 2"), "{e}");
+        let e = checked_threshold(2, 4).unwrap_err();
+        assert!(e.message().contains("at least 3"), "{e}");
+        let e = checked_threshold(3, 2).unwrap_err();
+        assert!(e.message().contains("between 1 and 2"), "{e}");
+        let e = checked_threshold(0, 2).unwrap_err();
+        assert!(e.message().contains("impossible"), "{e}");
+        assert!(checked_threshold(0, 0).is_err());
+        assert!(checked_threshold(200, 300).is_err());
+    }
+
+    #[test]
+    fn keeps_the_given_data_dir_and_refuses_to_reuse_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("new");
+        let opts = options(
+            Some(dir.clone()),
+            SchemeChoice::One(Scheme::FrostEd25519),
+            2,
+            3,
+        );
+        let th = checked_threshold(2, 3).unwrap();
+        let mut out = Vec::new();
+        execute(&opts, th, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("demo passed"), "{text}");
+        for p in 1..=3 {
+            assert!(store_path(&dir, p).is_file());
+        }
+
+        let mut out = Vec::new();
+        let e = execute(&opts, th, &mut out).unwrap_err();
+        assert!(e.message().contains("already holds signer stores"), "{e}");
+        assert!(e.message().contains("signer-1.sqlite"), "{e}");
+    }
+
+    #[test]
+    fn refuses_a_file_as_data_dir() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("file");
+        fs::write(&file, b"x").unwrap();
+        let e = prepare_data_dir(&file).unwrap_err();
+        assert!(e.message().contains("not a directory"), "{e}");
+    }
+
+    #[test]
+    fn one_of_one_skips_the_refresh() {
+        let opts = options(None, SchemeChoice::One(Scheme::FrostSecp256k1Tr), 1, 1);
+        let mut out = Vec::new();
+        execute(&opts, checked_threshold(1, 1).unwrap(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("refresh: skipped"), "{text}");
+        assert!(text.contains("refresh skipped"), "{text}");
+        assert_eq!(
+            text.matches("k256 schnorr verify_raw: ok").count(),
+            2,
+            "{text}"
+        );
+    }
+}
