@@ -53,33 +53,13 @@ pub fn quorum<'a>(signers: &'a mut [Signer], quorum: &[u16]) -> Vec<&'a mut dyn 
         .collect()
 }
 
-/// Verifies with a library other than the one that signed: `ed25519-dalek` (strict) for
-/// Ed25519, `k256`'s BIP-340 for Taproot (x-only key, message not pre-hashed).
+/// Whether a library other than the one that signed accepts the signature (`ed25519-dalek`
+/// strict for Ed25519, `k256`'s BIP-340 for Taproot): the demo's own check.
 pub fn independent_verify(
     scheme: Scheme,
     public_key: &[u8],
     message: &[u8],
     signature: &[u8],
 ) -> bool {
-    match scheme {
-        Scheme::FrostEd25519 => {
-            let (Ok(pk), Ok(sig)) = (
-                <[u8; 32]>::try_from(public_key),
-                ed25519_dalek::Signature::from_slice(signature),
-            ) else {
-                return false;
-            };
-            ed25519_dalek::VerifyingKey::from_bytes(&pk)
-                .is_ok_and(|vk| vk.verify_strict(message, &sig).is_ok())
-        }
-        Scheme::FrostSecp256k1Tr => {
-            let (Ok(vk), Ok(sig)) = (
-                k256::schnorr::VerifyingKey::from_bytes(public_key),
-                k256::schnorr::Signature::try_from(signature),
-            ) else {
-                return false;
-            };
-            vk.verify_raw(message, &sig).is_ok()
-        }
-    }
+    tessera_cli::independent_verify(scheme, public_key, message, signature).is_ok()
 }
