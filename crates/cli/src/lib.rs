@@ -145,12 +145,6 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        reason = "test code: a failed expectation should stop the test"
-    )]
-
     use super::*;
 
     #[test]

@@ -55,12 +55,6 @@ pub fn independent_verify(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        reason = "test code: a failed expectation should stop the test"
-    )]
-
     use ed25519_dalek::Signer as _;
 
     use super::*;

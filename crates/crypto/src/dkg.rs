@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{CryptoError, ErrorKind};
 use crate::keys::{GroupKey, KeyShare};
-use crate::protocol::{Envelope, Inbox, ProtocolKind, Session, Step, open_inbox, outbox};
+use crate::protocol::{Envelope, Inbox, Outbox, ProtocolKind, Session, Step, open_inbox, outbox};
 use crate::suite::{Any, Ed, Suite, Tr, from_frost, ident, with_suite};
 
 /// What a finished key generation or refresh leaves with each party.
@@ -40,14 +40,13 @@ pub struct KeyOutput {
 /// A party's state in a running DKG. Advancing consumes it.
 pub struct Dkg(Any<Machine<Ed>, Machine<Tr>>);
 
-type Machines = Any<Machine<Ed>, Machine<Tr>>;
-
 pub(crate) struct Machine<C: Suite> {
     session: Session,
     state: State<C>,
 }
 
-enum State<C: Ciphersuite> {
+/// The rounds of DKG and refresh (same shape): each holds the previous round's secrets.
+pub(crate) enum State<C: Ciphersuite> {
     Round1 {
         secret: round1::SecretPackage<C>,
     },
@@ -71,32 +70,22 @@ impl Dkg {
     ) -> Result<Step<Dkg, KeyOutput>, CryptoError> {
         match session.scheme {
             tessera_types::Scheme::FrostEd25519 => {
-                Ok(wrap_step(Machine::<Ed>::start(session, rng)?, Any::Ed))
+                Ok(Machine::<Ed>::start(session, rng)?.map_state(|m| Dkg(Any::Ed(m))))
             }
             tessera_types::Scheme::FrostSecp256k1Tr => {
-                Ok(wrap_step(Machine::<Tr>::start(session, rng)?, Any::Tr))
+                Ok(Machine::<Tr>::start(session, rng)?.map_state(|m| Dkg(Any::Tr(m))))
             }
         }
     }
 
     /// Feeds the messages of the current round; consumes this state.
     pub fn advance(self, inbox: &Inbox) -> Result<Step<Dkg, KeyOutput>, CryptoError> {
-        with_suite!(self.0, m, Wrap => Ok(wrap_step(m.advance(inbox)?, Wrap)))
+        with_suite!(self.0, m, Wrap => Ok(m.advance(inbox)?.map_state(|m| Dkg(Wrap(m)))))
     }
 
     /// The session this DKG runs in.
     pub fn session(&self) -> &Session {
         crate::suite::each_suite!(&self.0, m => &m.session)
-    }
-}
-
-fn wrap_step<C: Suite>(
-    step: Step<Machine<C>, KeyOutput>,
-    wrap: fn(Machine<C>) -> Machines,
-) -> Step<Dkg, KeyOutput> {
-    match step {
-        Step::Send(m, out) => Step::Send(Dkg(wrap(m)), out),
-        Step::Done(o) => Step::Done(o),
     }
 }
 
@@ -175,6 +164,20 @@ pub(crate) fn envelope(session: &Session, kind: ProtocolKind, round: u8) -> Enve
     }
 }
 
+/// Round 2 of DKG and refresh: each party's frost secret share, to that party only.
+pub(crate) fn round2_outbox<C: Suite>(
+    session: &Session,
+    kind: ProtocolKind,
+    to_send: &BTreeMap<Identifier<C>, round2::Package<C>>,
+) -> Result<Outbox, CryptoError> {
+    outbox(session, &envelope(session, kind, 2), |to| {
+        let pkg = to_send.get(&ident::<C>(to)?).ok_or_else(|| {
+            CryptoError::new(ErrorKind::Library, format!("no round-2 share for {to}"))
+        })?;
+        pkg.serialize().map_err(|e| from_frost(e, &session.parties))
+    })
+}
+
 /// The digest that every party of a run must agree on.
 pub(crate) fn confirmation<C: Ciphersuite>(
     session: &Session,
@@ -236,13 +239,7 @@ impl<C: Suite + Erase> Machine<C> {
                 let round1 = parse_all(&session, &env, inbox, round1::Package::<C>::deserialize)?;
                 let (secret, to_send) =
                     dkg::part2(secret, &round1).map_err(|e| from_frost(e, &session.parties))?;
-                let env2 = envelope(&session, ProtocolKind::Dkg, 2);
-                let out = outbox(&session, &env2, |to| {
-                    let pkg = to_send.get(&ident::<C>(to)?).ok_or_else(|| {
-                        CryptoError::new(ErrorKind::Library, format!("no round-2 share for {to}"))
-                    })?;
-                    pkg.serialize().map_err(|e| from_frost(e, &session.parties))
-                })?;
+                let out = round2_outbox(&session, ProtocolKind::Dkg, &to_send)?;
                 Ok(Step::Send(
                     Self {
                         session,

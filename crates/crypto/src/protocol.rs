@@ -120,6 +120,16 @@ pub trait Protocol: Sized {
     fn session(&self) -> &Session;
 }
 
+impl<S, O> Step<S, O> {
+    /// The same step with its state mapped (to wrap a scheme-specific state in an erased one).
+    pub fn map_state<T>(self, f: impl FnOnce(S) -> T) -> Step<T, O> {
+        match self {
+            Step::Send(s, out) => Step::Send(f(s), out),
+            Step::Done(o) => Step::Done(o),
+        }
+    }
+}
+
 /// Which protocol a message belongs to. Stable: on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolKind {

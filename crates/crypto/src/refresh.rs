@@ -5,16 +5,16 @@
 //! polynomial with a zero constant term are added to the old shares. All `n` parties take part.
 //! A `1`-of-`n` key cannot be refreshed: each share is the whole key.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use frost_core::Identifier;
 use frost_core::keys::dkg::{round1, round2};
 use frost_core::keys::refresh::{refresh_dkg_part1, refresh_dkg_part2, refresh_dkg_shares};
 use frost_core::keys::{KeyPackage, PublicKeyPackage};
 use rand_core::{CryptoRng, RngCore};
 
-use crate::dkg::{Erase, KeyOutput, check_confirmations, confirmation, envelope, parse_all};
+use crate::dkg::{
+    Erase, KeyOutput, State, check_confirmations, confirmation, envelope, parse_all, round2_outbox,
+};
 use crate::error::{CryptoError, ErrorKind};
 use crate::keys::{GroupKey, KeyShare};
 use crate::protocol::{Inbox, ProtocolKind, Session, Step, open_inbox, outbox};
@@ -23,28 +23,11 @@ use crate::suite::{Any, Ed, Suite, Tr, each_suite, from_frost, ident, with_suite
 /// A party's state in a running refresh. Advancing consumes it.
 pub struct Refresh(Any<Machine<Ed>, Machine<Tr>>);
 
-type Machines = Any<Machine<Ed>, Machine<Tr>>;
-
 pub(crate) struct Machine<C: Suite> {
     session: Session,
     old_key: Box<KeyPackage<C>>,
     old_public: PublicKeyPackage<C>,
     state: State<C>,
-}
-
-enum State<C: Suite> {
-    Round1 {
-        secret: round1::SecretPackage<C>,
-    },
-    Round2 {
-        secret: round2::SecretPackage<C>,
-        round1: BTreeMap<Identifier<C>, round1::Package<C>>,
-    },
-    Confirm {
-        key: Box<KeyPackage<C>>,
-        public: PublicKeyPackage<C>,
-        digest: [u8; 32],
-    },
 }
 
 impl Refresh {
@@ -75,14 +58,14 @@ impl Refresh {
         }
         let KeyShare { inner, .. } = share;
         match (inner, &group.inner) {
-            (Any::Ed(key), Any::Ed(public)) => Ok(wrap_step(
-                Machine::<Ed>::start(session, key, public.clone(), rng)?,
-                Any::Ed,
-            )),
-            (Any::Tr(key), Any::Tr(public)) => Ok(wrap_step(
-                Machine::<Tr>::start(session, key, public.clone(), rng)?,
-                Any::Tr,
-            )),
+            (Any::Ed(key), Any::Ed(public)) => {
+                Ok(Machine::<Ed>::start(session, key, public.clone(), rng)?
+                    .map_state(|m| Refresh(Any::Ed(m))))
+            }
+            (Any::Tr(key), Any::Tr(public)) => {
+                Ok(Machine::<Tr>::start(session, key, public.clone(), rng)?
+                    .map_state(|m| Refresh(Any::Tr(m))))
+            }
             _ => Err(CryptoError::new(
                 ErrorKind::Mismatch,
                 "share and group key of different schemes",
@@ -92,22 +75,12 @@ impl Refresh {
 
     /// Feeds the messages of the current round; consumes this state.
     pub fn advance(self, inbox: &Inbox) -> Result<Step<Refresh, KeyOutput>, CryptoError> {
-        with_suite!(self.0, m, Wrap => Ok(wrap_step(m.advance(inbox)?, Wrap)))
+        with_suite!(self.0, m, Wrap => Ok(m.advance(inbox)?.map_state(|m| Refresh(Wrap(m)))))
     }
 
     /// The session this refresh runs in.
     pub fn session(&self) -> &Session {
         each_suite!(&self.0, m => &m.session)
-    }
-}
-
-fn wrap_step<C: Suite>(
-    step: Step<Machine<C>, KeyOutput>,
-    wrap: fn(Machine<C>) -> Machines,
-) -> Step<Refresh, KeyOutput> {
-    match step {
-        Step::Send(m, out) => Step::Send(Refresh(wrap(m)), out),
-        Step::Done(o) => Step::Done(o),
     }
 }
 
@@ -175,13 +148,7 @@ impl<C: Suite + Erase> Machine<C> {
                 let round1 = parse_all(&session, &env, inbox, round1::Package::<C>::deserialize)?;
                 let (secret, to_send) = refresh_dkg_part2(secret, &round1)
                     .map_err(|e| from_frost(e, &session.parties))?;
-                let env2 = envelope(&session, ProtocolKind::Refresh, 2);
-                let out = outbox(&session, &env2, |to| {
-                    let pkg = to_send.get(&ident::<C>(to)?).ok_or_else(|| {
-                        CryptoError::new(ErrorKind::Library, format!("no round-2 share for {to}"))
-                    })?;
-                    pkg.serialize().map_err(|e| from_frost(e, &session.parties))
-                })?;
+                let out = round2_outbox(&session, ProtocolKind::Refresh, &to_send)?;
                 Ok(Step::Send(
                     Self {
                         session,

@@ -413,12 +413,6 @@ fn session_error(what: &str, e: &SessionError) -> CliError {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        reason = "test code: a failed expectation should stop the test"
-    )]
-
     use super::*;
 
     fn options(dir: Option<PathBuf>, scheme: SchemeChoice, t: u16, n: u16) -> DemoOptions {
