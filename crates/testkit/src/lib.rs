@@ -1,13 +1,23 @@
 //! Test support, not shipped: clusters of real signers (each with its own SQLite store) in one
-//! process, and signature checks by verifiers independent of the signing library.
+//! process, signature checks by verifiers independent of the signing library, and helpers that
+//! read what a signer left on disk.
 
-use std::path::Path;
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a failure should stop the test that called it"
+)]
 
-use tessera_coordinator::SignerLink;
-use tessera_crypto::SecretBytes;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use tessera_coordinator::{SignerLink, generate_key};
+use tessera_crypto::{GroupKey, SecretBytes};
 use tessera_signer::Signer;
-use tessera_types::{PartyId, Scheme};
-use tessera_vault::KdfParams;
+use tessera_store::Store;
+use tessera_types::{KeyId, PartyId, Scheme, Threshold};
+use tessera_vault::{KdfParams, Kek, PassphraseKek};
 
 /// Passphrase of every test signer.
 pub const TEST_PASSPHRASE: &str = "tessera test passphrase";
@@ -62,4 +72,83 @@ pub fn independent_verify(
     signature: &[u8],
 ) -> bool {
     tessera_cli::independent_verify(scheme, public_key, message, signature).is_ok()
+}
+
+/// Party `p`.
+pub fn party(p: u16) -> PartyId {
+    PartyId::new(p).unwrap()
+}
+
+/// The threshold most tests use.
+pub fn two_of_three() -> Threshold {
+    Threshold::new(2, 3).unwrap()
+}
+
+/// Three signers under `dir` holding a 2-of-3 key `key`.
+pub fn cluster(dir: &Path, scheme: Scheme, key: &KeyId) -> (Vec<Signer>, GroupKey) {
+    let mut s = signers(dir, 3).unwrap();
+    let group = generate_key(&mut links(&mut s), key, scheme, two_of_three(), None)
+        .unwrap_or_else(|e| panic!("{scheme} dkg: {e}"));
+    (s, group)
+}
+
+/// The files SQLite keeps for the store at `db`: the database, its WAL and shared memory.
+pub fn store_files(db: &Path) -> Vec<PathBuf> {
+    let name = db.file_name().unwrap().to_str().unwrap();
+    [String::new(), "-wal".into(), "-shm".into()]
+        .iter()
+        .map(|suffix| db.with_file_name(format!("{name}{suffix}")))
+        .collect()
+}
+
+/// The contents of those of `files` that exist, by path.
+pub fn read_existing(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<u8>> {
+    files
+        .iter()
+        .filter(|f| f.exists())
+        .map(|f| (f.clone(), std::fs::read(f).unwrap()))
+        .collect()
+}
+
+/// Every file in `dir`, by name, with its bytes.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Whether `needle` (non-empty) occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every offset of `needle` in `haystack`.
+pub fn occurrences(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The opened (plaintext) share of `signer` for `key`, exactly as the vault holds it.
+pub fn plaintext_share(store: &Store, key: &KeyId) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let rec = store.key(key).unwrap().unwrap();
+    let verifier = store.meta("vault.verifier").unwrap().unwrap();
+    let kek = PassphraseKek::unlock(&passphrase(), &verifier).unwrap();
+    let context = format!(
+        "tessera/share/v1|{key}|{}|{}",
+        rec.party.get(),
+        rec.generation
+    );
+    let plain = kek.open(context.as_bytes(), &rec.sealed_share).unwrap();
+    (plain.expose().to_vec(), rec.sealed_share, rec.group_key)
 }

@@ -52,30 +52,17 @@ struct Process {
 
 impl Process {
     fn spawn(store: &Path, stepping: bool) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crash-signer"))
-            .arg(store)
-            .env("TESSERA_CRASH_STEPPING", if stepping { "1" } else { "0" })
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut p = Self {
-            child,
-            stdin,
-            stdout,
-        };
+        let mut p = Self::spawn_raw(store, stepping);
         let ready = p.line();
         assert!(ready.starts_with("ready "), "{ready}");
         p
     }
 
     /// Spawns without reading the `ready` line.
-    fn spawn_raw(store: &Path) -> Self {
+    fn spawn_raw(store: &Path, stepping: bool) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash-signer"))
             .arg(store)
+            .env("TESSERA_CRASH_STEPPING", if stepping { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -378,7 +365,7 @@ fn sigkill_at_every_step_and_at_random_never_reuses_a_nonce() {
 #[test]
 fn signer_process_hardens_itself() {
     let setup = setup();
-    let mut p = Process::spawn_raw(&setup.victim);
+    let mut p = Process::spawn_raw(&setup.victim, false);
     let ready = p.line();
     assert!(ready.contains("dumpable=false"), "{ready}");
     assert!(ready.contains("core_limit=0"), "{ready}");
