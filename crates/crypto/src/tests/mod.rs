@@ -1,3 +1,4 @@
 //! Unit tests that need crate-private constructors (known-answer vectors).
 
+mod bip340;
 mod kat;
