@@ -20,6 +20,10 @@ pub enum SignerError {
     /// A key generation or refresh of this key is already running, or none is.
     #[error("{0}")]
     Session(String),
+    /// A signing package that cannot be for this key: another scheme, signers outside the
+    /// key's parties, or fewer signers than the threshold. Refused before any nonce is touched.
+    #[error("signing package refused: {0}")]
+    BadPackage(String),
     /// The signing package does not ask this signer to sign.
     #[error("the signing package has no commitment from this signer")]
     NotASigner,
@@ -51,6 +55,7 @@ impl SignerError {
             SignerError::NotInitialised => "not_initialised",
             SignerError::NoSuchKey(_) => "no_such_key",
             SignerError::Session(_) => "session_conflict",
+            SignerError::BadPackage(_) => "bad_signing_package",
             SignerError::NotASigner => "not_a_signer",
             SignerError::NonceUnavailable(_) => "nonce_unavailable",
             SignerError::PoolFull(_) => "nonce_pool_full",

@@ -404,7 +404,8 @@ impl Signer {
 
     /// Signs `package` with this signer's share of `key_id`.
     ///
-    /// Order, each step reported to the observer: take the secret nonce out of the pool (it is
+    /// First the package must fit the key (scheme, signers, at least `t` of them), before any
+    /// nonce is touched. Then, each step reported to the observer: take the secret nonce out of the pool (it is
     /// gone from memory whatever follows); durably mark it consumed, with the digest of the
     /// package, which fails unless it was issued in this boot and never used; only then decrypt
     /// the share and compute the signature share.
@@ -417,7 +418,7 @@ impl Signer {
         let rec = self.record(key_id)?;
         let group = self.group(&rec)?;
         if package.scheme() != rec.scheme {
-            return Err(SignerError::Session(format!(
+            return Err(SignerError::BadPackage(format!(
                 "package for scheme {}, key `{key_id}` is {}",
                 package.scheme(),
                 rec.scheme
@@ -429,9 +430,16 @@ impl Signer {
             .map(ToString::to_string)
             .collect();
         if !outsiders.is_empty() {
-            return Err(SignerError::Session(format!(
+            return Err(SignerError::BadPackage(format!(
                 "signers outside the key: {}",
                 outsiders.join(", ")
+            )));
+        }
+        if package.signers().len() < usize::from(rec.threshold.t()) {
+            return Err(SignerError::BadPackage(format!(
+                "{} signers for a {} key",
+                package.signers().len(),
+                rec.threshold
             )));
         }
         let mine = package

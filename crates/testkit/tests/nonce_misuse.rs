@@ -166,3 +166,28 @@ fn a_package_without_the_signer_is_refused() {
         assert_eq!(s[0].pooled_nonces(), 1, "{case}: pool untouched");
     }
 }
+
+#[test]
+fn a_package_with_too_few_signers_is_refused_before_the_nonce_is_touched() {
+    for scheme in Scheme::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyId::new("k").unwrap();
+        let (mut s, _) = cluster(dir.path(), scheme, &key);
+        let c1 = one(&mut s[0], &key);
+        let package = SigningPackage::new(b"alone", vec![c1.clone()]).unwrap();
+        let err = s[0].sign(&key, &package).unwrap_err();
+        assert_eq!(err.code(), "bad_signing_package", "{scheme}: {err}");
+        assert_eq!(
+            s[0].pooled_nonces(),
+            1,
+            "{scheme}: the nonce stays in the pool"
+        );
+        let id = c1.id().unwrap();
+        let state = s[0].store().nonce(&id.0).unwrap().unwrap().state;
+        assert_eq!(
+            state,
+            NonceState::Issued,
+            "{scheme}: the nonce is not burnt"
+        );
+    }
+}
