@@ -405,10 +405,10 @@ impl Signer {
     /// Signs `package` with this signer's share of `key_id`.
     ///
     /// First the package must fit the key (scheme, signers, at least `t` of them), before any
-    /// nonce is touched. Then, each step reported to the observer: take the secret nonce out of the pool (it is
-    /// gone from memory whatever follows); durably mark it consumed, with the digest of the
-    /// package, which fails unless it was issued in this boot and never used; only then decrypt
-    /// the share and compute the signature share.
+    /// nonce is touched. Then, each step reported to the observer: take the secret nonce out of
+    /// the pool (it is gone from memory whatever follows); durably mark it consumed, with the
+    /// digest of the package, which fails unless it was issued in this boot and never used; only
+    /// then decrypt the share and compute the signature share.
     pub fn sign(
         &mut self,
         key_id: &KeyId,
