@@ -224,6 +224,11 @@ impl SigningPackage {
         self.commitments.keys().copied().collect()
     }
 
+    /// How many parties are asked to sign.
+    pub fn signer_count(&self) -> usize {
+        self.commitments.len()
+    }
+
     /// The commitment of `party`, if it is a signer.
     pub fn commitment(&self, party: PartyId) -> Option<&Commitment> {
         self.commitments.get(&party)
@@ -400,12 +405,12 @@ pub fn sign(
             format!("the signing package does not carry this nonce's commitment for {party}"),
         ));
     }
-    if package.signers().len() < usize::from(share.threshold.t()) {
+    if package.signer_count() < usize::from(share.threshold.t()) {
         return Err(CryptoError::new(
             ErrorKind::Parameters,
             format!(
                 "{} signers for a {} key",
-                package.signers().len(),
+                package.signer_count(),
                 share.threshold
             ),
         ));

@@ -435,10 +435,10 @@ impl Signer {
                 outsiders.join(", ")
             )));
         }
-        if package.signers().len() < usize::from(rec.threshold.t()) {
+        if package.signer_count() < usize::from(rec.threshold.t()) {
             return Err(SignerError::BadPackage(format!(
                 "{} signers for a {} key",
-                package.signers().len(),
+                package.signer_count(),
                 rec.threshold
             )));
         }
