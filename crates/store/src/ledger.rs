@@ -54,26 +54,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let changed = tx.execute(
-            "UPDATE nonces SET state = 'consumed', signed_digest = ?5, consumed_at = ?6
-             WHERE nonce_id = ?1 AND key_id = ?2 AND generation = ?3 AND boot = ?4 AND state = 'issued'",
-            params![&nonce_id[..], key_id.as_str(), generation, boot, &signed_digest[..], now()],
-        )?;
-        if changed != 1 {
-            let reason = match Self::nonce_in(&tx, nonce_id)? {
-                None => "never issued by this signer".to_owned(),
-                Some(r) if r.state != NonceState::Issued => format!("already {}", r.state.as_str()),
-                Some(r) if r.boot != boot => "issued before the last restart".to_owned(),
-                Some(r) if r.key_id != *key_id || r.generation != generation => {
-                    "issued for another key or key generation".to_owned()
-                }
-                Some(_) => "state changed concurrently".to_owned(),
-            };
-            return Err(StoreError::NonceUnavailable {
-                id: hex(nonce_id),
-                reason,
-            });
-        }
+        consume_in(&tx, boot, key_id, generation, nonce_id, signed_digest)?;
         tx.commit()?;
         Ok(())
     }
@@ -104,6 +85,39 @@ impl Store {
         .map(parse_nonce)
         .transpose()
     }
+}
+
+/// Moves a nonce from `issued` (in boot `boot`, for this key and generation) to `consumed`
+/// inside the caller's transaction, or says why it cannot.
+pub(crate) fn consume_in(
+    tx: &Connection,
+    boot: i64,
+    key_id: &KeyId,
+    generation: u32,
+    nonce_id: &[u8; 32],
+    signed_digest: &[u8; 32],
+) -> Result<(), StoreError> {
+    let changed = tx.execute(
+        "UPDATE nonces SET state = 'consumed', signed_digest = ?5, consumed_at = ?6
+         WHERE nonce_id = ?1 AND key_id = ?2 AND generation = ?3 AND boot = ?4 AND state = 'issued'",
+        params![&nonce_id[..], key_id.as_str(), generation, boot, &signed_digest[..], now()],
+    )?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let reason = match Store::nonce_in(tx, nonce_id)? {
+        None => "never issued by this signer".to_owned(),
+        Some(r) if r.state != NonceState::Issued => format!("already {}", r.state.as_str()),
+        Some(r) if r.boot != boot => "issued before the last restart".to_owned(),
+        Some(r) if r.key_id != *key_id || r.generation != generation => {
+            "issued for another key or key generation".to_owned()
+        }
+        Some(_) => "state changed concurrently".to_owned(),
+    };
+    Err(StoreError::NonceUnavailable {
+        id: hex(nonce_id),
+        reason,
+    })
 }
 
 type NonceRow = (Vec<u8>, String, u32, i64, String, Option<Vec<u8>>);

@@ -1,4 +1,5 @@
-//! A signer's embedded store (SQLite): its sealed key shares and its nonce ledger.
+//! A signer's embedded store (SQLite): its sealed key shares, its nonce ledger and the client
+//! requests it registered.
 //!
 //! Durability: WAL journal with `synchronous=FULL`, so a transaction is on disk (fsync'd)
 //! when `commit` returns. `secure_delete` overwrites deleted content, and a replaced or
@@ -19,7 +20,10 @@
 
 mod keys;
 mod ledger;
+mod requests;
 mod schema;
+
+pub use requests::{Registration, RequestKind, RequestRecord};
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -87,6 +91,20 @@ pub enum StoreError {
         /// Its state, or why it is unknown.
         reason: String,
     },
+    /// A token whose client and `jti` were registered before with another token.
+    #[error("token id `{0}` was used before")]
+    Replay(String),
+    /// No request registered with this id.
+    #[error("request `{0}` is not registered on this signer")]
+    NoSuchRequest(String),
+    /// The request allows nothing more of this kind.
+    #[error("request `{id}` allows no more: {reason}")]
+    RequestClosed {
+        /// The request.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// A stored value that does not parse.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),
@@ -109,6 +127,9 @@ impl StoreError {
             StoreError::PendingMismatch(_) => "pending_mismatch",
             StoreError::NonceCollision => "nonce_collision",
             StoreError::NonceUnavailable { .. } => "nonce_unavailable",
+            StoreError::Replay(_) => "replayed_request",
+            StoreError::NoSuchRequest(_) => "unknown_request",
+            StoreError::RequestClosed { .. } => "request_closed",
             StoreError::Corrupt(_) => "store_corrupt",
             StoreError::Sqlite(_) => "store_error",
         }

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The newest schema this build writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -58,6 +58,33 @@ CREATE TABLE pending_keys (
 );
 ";
 
+/// v3: the client requests this signer has verified and registered. A request is registered
+/// while its token is fresh and is the only thing a later key generation or signature share can
+/// be for; `(client, jti)` is unique, so a token is never accepted twice.
+const V3: &str = "
+CREATE TABLE requests (
+    request_id    TEXT PRIMARY KEY,
+    client        TEXT NOT NULL,
+    jti           TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('create_wallet', 'sign')),
+    key_id        TEXT NOT NULL,
+    scheme        TEXT,
+    message       BLOB,
+    method        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    body          BLOB NOT NULL,
+    token         TEXT NOT NULL,
+    issued_at     INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    registered_at INTEGER NOT NULL,
+    rounds        INTEGER NOT NULL DEFAULT 0 CHECK (rounds >= 0),
+    signature     BLOB,
+    completed_at  INTEGER,
+    UNIQUE (client, jti),
+    CHECK ((signature IS NULL) = (completed_at IS NULL))
+);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
@@ -66,7 +93,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: VERSION,
         });
     }
-    for (version, ddl) in [(1, V1), (2, V2)] {
+    for (version, ddl) in [(1, V1), (2, V2), (3, V3)] {
         if found < version {
             let tx = conn.transaction()?;
             tx.execute_batch(ddl)?;

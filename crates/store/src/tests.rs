@@ -313,3 +313,122 @@ fn golden_v1_store_still_opens() {
         1
     );
 }
+
+fn sign_request(id: &str, jti: &str, token: &str) -> RequestRecord {
+    RequestRecord {
+        request_id: id.into(),
+        client: "trader".into(),
+        jti: jti.into(),
+        kind: RequestKind::Sign,
+        key_id: KeyId::new("k").unwrap(),
+        scheme: None,
+        message: Some(b"pay bob".to_vec()),
+        method: "POST".into(),
+        path: "/v1/wallets/k/sign".into(),
+        body: b"{}".to_vec(),
+        token: token.into(),
+        issued_at: 1,
+        expires_at: 61,
+        registered_at: 0,
+        rounds: 0,
+        signature: None,
+    }
+}
+
+#[test]
+fn a_token_registers_once_and_its_jti_never_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut s = booted(&path);
+    let r = sign_request("r1", "j1", "token-a");
+    assert_eq!(s.register_request(&r).unwrap(), Registration::New);
+    assert_eq!(s.register_request(&r).unwrap(), Registration::Again);
+    let replay = sign_request("r1", "j1", "token-b");
+    assert_eq!(
+        s.register_request(&replay).unwrap_err().code(),
+        "replayed_request"
+    );
+    drop(s);
+    let mut s = booted(&path);
+    assert_eq!(
+        s.register_request(&replay).unwrap_err().code(),
+        "replayed_request"
+    );
+    let stored = s.request("r1").unwrap().unwrap();
+    assert_eq!(stored.token, "token-a");
+    assert_eq!(stored.message.as_deref(), Some(&b"pay bob"[..]));
+}
+
+#[test]
+fn a_signing_round_and_its_nonce_are_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let k = KeyId::new("k").unwrap();
+    s.insert_key(&key("k")).unwrap();
+    s.register_request(&sign_request("r1", "j1", "t")).unwrap();
+    s.record_issued(&k, 0, &[[1; 32], [2; 32], [3; 32]])
+        .unwrap();
+
+    // A nonce that cannot be consumed opens no round.
+    let e = s
+        .consume_for_request("r1", 2, &k, 0, &[9; 32], &[0; 32])
+        .unwrap_err();
+    assert_eq!(e.code(), "nonce_unavailable");
+    assert_eq!(s.request("r1").unwrap().unwrap().rounds, 0);
+
+    assert_eq!(
+        s.consume_for_request("r1", 2, &k, 0, &[1; 32], &[0; 32])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.consume_for_request("r1", 2, &k, 0, &[2; 32], &[0; 32])
+            .unwrap(),
+        2
+    );
+    // Rounds exhausted: the nonce stays issued.
+    let e = s
+        .consume_for_request("r1", 2, &k, 0, &[3; 32], &[0; 32])
+        .unwrap_err();
+    assert_eq!(e.code(), "request_closed");
+    assert_eq!(
+        s.nonce(&[3; 32]).unwrap().unwrap().state,
+        NonceState::Issued
+    );
+
+    // Unknown request, wrong wallet.
+    let e = s
+        .consume_for_request("nope", 9, &k, 0, &[3; 32], &[0; 32])
+        .unwrap_err();
+    assert_eq!(e.code(), "unknown_request");
+    s.register_request(&sign_request("r2", "j2", "t2")).unwrap();
+    let other = KeyId::new("other").unwrap();
+    let e = s
+        .open_round("r2", RequestKind::Sign, &other, 9)
+        .unwrap_err();
+    assert_eq!(e.code(), "request_closed");
+    let e = s
+        .open_round("r2", RequestKind::CreateWallet, &k, 9)
+        .unwrap_err();
+    assert_eq!(e.code(), "request_closed");
+}
+
+#[test]
+fn a_complete_request_gives_no_more_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let k = KeyId::new("k").unwrap();
+    s.register_request(&sign_request("r1", "j1", "t")).unwrap();
+    s.complete_request("r1", b"sig-1").unwrap();
+    s.complete_request("r1", b"sig-2").unwrap();
+    assert_eq!(
+        s.request("r1").unwrap().unwrap().signature.as_deref(),
+        Some(&b"sig-1"[..])
+    );
+    let e = s.open_round("r1", RequestKind::Sign, &k, 9).unwrap_err();
+    assert_eq!(e.code(), "request_closed");
+    assert_eq!(
+        s.complete_request("nope", b"x").unwrap_err().code(),
+        "unknown_request"
+    );
+}

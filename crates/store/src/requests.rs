@@ -1,0 +1,298 @@
+//! The client requests a signer has verified and registered.
+//!
+//! A signer registers a request when it arrives, while the client's token is fresh; later key
+//! generation and signing refer to the registered request only. Each key generation start and
+//! each signature share opens a *round* on the request, and a request allows a bounded number of
+//! rounds: enough to retry without a faulty signer, not enough to farm signatures. Once the
+//! coordinator hands in the final signature, the request is complete and gives nothing more.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use tessera_types::{KeyId, Scheme};
+
+use crate::ledger::consume_in;
+use crate::{Store, StoreError, now};
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A new wallet key.
+    CreateWallet,
+    /// A signature.
+    Sign,
+}
+
+impl RequestKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::CreateWallet => "create_wallet",
+            RequestKind::Sign => "sign",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "create_wallet" => Ok(RequestKind::CreateWallet),
+            "sign" => Ok(RequestKind::Sign),
+            other => Err(StoreError::Corrupt(format!("request kind `{other}`"))),
+        }
+    }
+}
+
+/// A verified request, as registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Its id, derived from the client and the token's `jti`.
+    pub request_id: String,
+    /// The client.
+    pub client: String,
+    /// The token's `jti`.
+    pub jti: String,
+    /// What it asks for.
+    pub kind: RequestKind,
+    /// The wallet it is about (for a new wallet: the id it will have).
+    pub key_id: KeyId,
+    /// For a new wallet: its scheme.
+    pub scheme: Option<Scheme>,
+    /// For a signature: the exact bytes to sign.
+    pub message: Option<Vec<u8>>,
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// The exact body.
+    pub body: Vec<u8>,
+    /// The client's token, kept as evidence.
+    pub token: String,
+    /// The token's `iat`.
+    pub issued_at: i64,
+    /// The token's `exp`.
+    pub expires_at: i64,
+    /// When this signer registered it.
+    pub registered_at: i64,
+    /// Rounds opened so far.
+    pub rounds: u32,
+    /// The final signature, once complete.
+    pub signature: Option<Vec<u8>>,
+}
+
+/// What [`Store::register_request`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Newly registered.
+    New,
+    /// The same token was registered before; nothing changed.
+    Again,
+}
+
+impl Store {
+    /// Registers `req` durably. The same token again is a no-op ([`Registration::Again`]); any
+    /// other token with the same client and `jti` is a replay and is refused.
+    pub fn register_request(&mut self, req: &RequestRecord) -> Result<Registration, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT token FROM requests WHERE client = ?1 AND jti = ?2",
+                params![req.client, req.jti],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(token) = existing {
+            return if token == req.token {
+                Ok(Registration::Again)
+            } else {
+                Err(StoreError::Replay(req.jti.clone()))
+            };
+        }
+        tx.execute(
+            "INSERT INTO requests (request_id, client, jti, kind, key_id, scheme, message, method,
+                                   path, body, token, issued_at, expires_at, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                req.request_id,
+                req.client,
+                req.jti,
+                req.kind.as_str(),
+                req.key_id.as_str(),
+                req.scheme.map(Scheme::name),
+                req.message,
+                req.method,
+                req.path,
+                req.body,
+                req.token,
+                req.issued_at,
+                req.expires_at,
+                now(),
+            ],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Replay(req.jti.clone())
+            }
+            other => other.into(),
+        })?;
+        tx.commit()?;
+        Ok(Registration::New)
+    }
+
+    /// A registered request.
+    pub fn request(&self, request_id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        request_in(&self.conn, request_id)
+    }
+
+    /// Opens a round on a registered, incomplete request of `kind` about `key_id`, durably.
+    /// Returns the number of rounds opened so far, this one included.
+    pub fn open_round(
+        &mut self,
+        request_id: &str,
+        kind: RequestKind,
+        key_id: &KeyId,
+        max_rounds: u32,
+    ) -> Result<u32, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rounds = open_round_in(&tx, request_id, kind, key_id, max_rounds)?;
+        tx.commit()?;
+        Ok(rounds)
+    }
+
+    /// Opens a signing round on request `request_id` and consumes the nonce it signs with, in one
+    /// durable transaction: either both happen or neither does.
+    pub fn consume_for_request(
+        &mut self,
+        request_id: &str,
+        max_rounds: u32,
+        key_id: &KeyId,
+        generation: u32,
+        nonce_id: &[u8; 32],
+        signed_digest: &[u8; 32],
+    ) -> Result<u32, StoreError> {
+        let boot = self.require_boot()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rounds = open_round_in(&tx, request_id, RequestKind::Sign, key_id, max_rounds)?;
+        consume_in(&tx, boot, key_id, generation, nonce_id, signed_digest)?;
+        tx.commit()?;
+        Ok(rounds)
+    }
+
+    /// Marks a request complete with its final signature. The first signature recorded stays.
+    pub fn complete_request(
+        &mut self,
+        request_id: &str,
+        signature: &[u8],
+    ) -> Result<(), StoreError> {
+        let changed = self.conn.execute(
+            "UPDATE requests SET signature = ?2, completed_at = ?3
+             WHERE request_id = ?1 AND signature IS NULL",
+            params![request_id, signature, now()],
+        )?;
+        if changed == 0 && self.request(request_id)?.is_none() {
+            return Err(StoreError::NoSuchRequest(request_id.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+fn open_round_in(
+    tx: &rusqlite::Connection,
+    request_id: &str,
+    kind: RequestKind,
+    key_id: &KeyId,
+    max_rounds: u32,
+) -> Result<u32, StoreError> {
+    let req =
+        request_in(tx, request_id)?.ok_or_else(|| StoreError::NoSuchRequest(request_id.into()))?;
+    let closed = |reason: String| StoreError::RequestClosed {
+        id: request_id.to_owned(),
+        reason,
+    };
+    if req.kind != kind {
+        return Err(closed(format!("it is a `{}` request", req.kind.as_str())));
+    }
+    if req.key_id != *key_id {
+        return Err(closed(format!("it is about wallet `{}`", req.key_id)));
+    }
+    if req.signature.is_some() {
+        return Err(closed("it is complete".into()));
+    }
+    if req.rounds >= max_rounds {
+        return Err(closed(format!("it has used all {max_rounds} rounds")));
+    }
+    let rounds = req.rounds.saturating_add(1);
+    tx.execute(
+        "UPDATE requests SET rounds = ?2 WHERE request_id = ?1",
+        params![request_id, rounds],
+    )?;
+    Ok(rounds)
+}
+
+fn request_in(
+    conn: &rusqlite::Connection,
+    request_id: &str,
+) -> Result<Option<RequestRecord>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT request_id, client, jti, kind, key_id, scheme, message, method, path, body,
+                    token, issued_at, expires_at, registered_at, rounds, signature
+             FROM requests WHERE request_id = ?1",
+            params![request_id],
+            |r| {
+                Ok((
+                    (
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<Vec<u8>>>(6)?,
+                        r.get::<_, String>(7)?,
+                    ),
+                    (
+                        r.get::<_, String>(8)?,
+                        r.get::<_, Vec<u8>>(9)?,
+                        r.get::<_, String>(10)?,
+                        r.get::<_, i64>(11)?,
+                        r.get::<_, i64>(12)?,
+                        r.get::<_, i64>(13)?,
+                        r.get::<_, u32>(14)?,
+                        r.get::<_, Option<Vec<u8>>>(15)?,
+                    ),
+                ))
+            },
+        )
+        .optional()?;
+    let Some((a, b)) = row else {
+        return Ok(None);
+    };
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    Ok(Some(RequestRecord {
+        request_id: a.0,
+        client: a.1,
+        jti: a.2,
+        kind: RequestKind::parse(&a.3)?,
+        key_id: KeyId::new(&a.4).map_err(|e| corrupt(e.to_string()))?,
+        scheme: a
+            .5
+            .map(|s| s.parse::<Scheme>())
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?,
+        message: a.6,
+        method: a.7,
+        path: b.0,
+        body: b.1,
+        token: b.2,
+        issued_at: b.3,
+        expires_at: b.4,
+        registered_at: b.5,
+        rounds: b.6,
+        signature: b.7,
+    }))
+}
