@@ -36,6 +36,18 @@ pub enum SignerError {
     /// The stored share is not the one the store's group key lists for this signer.
     #[error("stored share of key `{0}` does not match its group key")]
     ShareMismatch(KeyId),
+    /// The client's token does not verify.
+    #[error(transparent)]
+    Auth(#[from] tessera_auth::AuthError),
+    /// The client's request does not decode into something this signer does.
+    #[error(transparent)]
+    Intent(#[from] tessera_wire::IntentError),
+    /// The client may not make this request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// What the coordinator asks for is not what the client's request asked for.
+    #[error("{0}")]
+    NotAsked(String),
     /// A cryptographic failure, with blame where known.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -60,6 +72,10 @@ impl SignerError {
             SignerError::NonceUnavailable(_) => "nonce_unavailable",
             SignerError::PoolFull(_) => "nonce_pool_full",
             SignerError::ShareMismatch(_) => "share_mismatch",
+            SignerError::Auth(e) => e.code(),
+            SignerError::Intent(e) => e.code,
+            SignerError::Forbidden(_) => "forbidden",
+            SignerError::NotAsked(_) => "not_what_was_asked",
             SignerError::Crypto(e) => e.kind.code(),
             SignerError::Vault(e) => e.code(),
             SignerError::Store(StoreError::NonceUnavailable { .. }) => "nonce_unavailable",

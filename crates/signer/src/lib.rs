@@ -9,10 +9,13 @@
 //! before the share is computed. A crash at any point therefore loses at most a nonce, never
 //! reuses one (ADR 0003).
 //!
-//! Network, client-request checks and policy come in later layers; they call into this type.
+//! [`SignerNode`] is the signer as the network sees it: it acts only on client requests it has
+//! verified and registered itself, and signs only the bytes they asked for.
 
 mod error;
+mod guard;
 mod node;
 
 pub use error::SignerError;
+pub use guard::{Registered, Rules, SignerNode};
 pub use node::{MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer, package_digest};

@@ -176,6 +176,10 @@ impl Signer {
         &self.store
     }
 
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     /// Secret nonces waiting in memory.
     pub fn pooled_nonces(&self) -> usize {
         self.pool.len()
@@ -414,6 +418,30 @@ impl Signer {
         key_id: &KeyId,
         package: &SigningPackage,
     ) -> Result<SignatureShare, SignerError> {
+        self.sign_with(key_id, package, None)
+    }
+
+    /// Signs like [`Signer::sign`], for registered request `request_id`: the request's round and
+    /// the nonce are consumed in one durable transaction, which fails if the request is not a
+    /// registered, incomplete signing request for `key_id` with a round left of `max_rounds`.
+    /// Checking that `package` signs the request's message is the caller's job
+    /// ([`crate::SignerNode::sign`]).
+    pub fn sign_for_request(
+        &mut self,
+        request_id: &str,
+        max_rounds: u32,
+        key_id: &KeyId,
+        package: &SigningPackage,
+    ) -> Result<SignatureShare, SignerError> {
+        self.sign_with(key_id, package, Some((request_id, max_rounds)))
+    }
+
+    fn sign_with(
+        &mut self,
+        key_id: &KeyId,
+        package: &SigningPackage,
+        request: Option<(&str, u32)>,
+    ) -> Result<SignatureShare, SignerError> {
         self.observer.reached(SignStep::Received);
         let rec = self.record(key_id)?;
         let group = self.group(&rec)?;
@@ -458,7 +486,19 @@ impl Signer {
             )));
         }
         let digest = package_digest(key_id, package)?;
-        self.store.consume(key_id, rec.generation, &id.0, &digest)?;
+        match request {
+            None => self.store.consume(key_id, rec.generation, &id.0, &digest)?,
+            Some((request_id, max_rounds)) => {
+                self.store.consume_for_request(
+                    request_id,
+                    max_rounds,
+                    key_id,
+                    rec.generation,
+                    &id.0,
+                    &digest,
+                )?;
+            }
+        }
         self.observer.reached(SignStep::NonceConsumed);
         let share = self.open_share(&rec)?;
         let result = tessera_crypto::sign(&share, pooled.nonces, package);

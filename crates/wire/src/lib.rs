@@ -1,1 +1,15 @@
-//! placeholder
+//! What travels between Tessera's parts: the public API's request bodies, and the versioned
+//! messages between the coordinator and the signers.
+//!
+//! The API bodies live here, and not in the HTTP layer, because every signer reads them too:
+//! a signer decodes the client's original request ([`Intent::parse`]) and signs only what it
+//! asks for, whatever the coordinator claims.
+
+mod api;
+mod msg;
+
+pub use api::{CreateWallet, Intent, IntentError, MAX_PAYLOAD, SignRequest, wallet_id_for};
+pub use msg::{
+    Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, decode_reply,
+    decode_request, encode_reply, encode_request,
+};

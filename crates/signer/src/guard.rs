@@ -1,0 +1,301 @@
+//! The signer node as the network sees it: nothing happens unless a client asked for it.
+//!
+//! The coordinator forwards each client's original signed request; [`SignerNode::register`]
+//! verifies it here (the client's key as this signer knows it, method, path, body hash, expiry,
+//! role), decodes what it asks for, and records it durably with its single-use token id. Key
+//! generation and signing then name a registered request, and this node checks that the session
+//! or the bytes to sign are exactly what that request asked for. A compromised coordinator
+//! therefore gets from this node only what some client asked for, and never twice for one
+//! token.
+
+use std::collections::BTreeSet;
+
+use tessera_auth::{ClientRegistry, RequestId, Role, TokenPolicy};
+use tessera_crypto::protocol::{Inbox, Session};
+use tessera_crypto::{Commitment, GroupKey, SignatureShare, SigningPackage};
+use tessera_store::{Registration, RequestKind, RequestRecord};
+use tessera_types::{KeyId, PartyId, Threshold};
+use tessera_wire::Intent;
+
+use crate::{Progress, Signer, SignerError};
+
+/// What this node accepts, from its own configuration (never from the coordinator).
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The clients and their public keys.
+    pub clients: ClientRegistry,
+    /// The threshold of every new wallet key.
+    pub threshold: Threshold,
+    /// The parties of every new wallet key.
+    pub parties: BTreeSet<PartyId>,
+    /// Token lifetime and clock skew.
+    pub tokens: TokenPolicy,
+    /// Signing rounds one request may open: the first, and retries without a faulty signer.
+    pub max_sign_rounds: u32,
+}
+
+/// A registered request, as [`SignerNode::register`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The request's id.
+    pub request_id: String,
+    /// What it asks for.
+    pub intent: Intent,
+    /// Whether it was already registered (the same token, forwarded again).
+    pub again: bool,
+}
+
+/// A [`Signer`] that acts only on registered client requests.
+#[derive(Debug)]
+pub struct SignerNode {
+    signer: Signer,
+    rules: Rules,
+}
+
+impl SignerNode {
+    /// Wraps `signer` with `rules`.
+    pub fn new(signer: Signer, rules: Rules) -> Self {
+        Self { signer, rules }
+    }
+
+    /// The signer inside (read-only).
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// This node's party.
+    pub fn party(&self) -> PartyId {
+        self.signer.party()
+    }
+
+    /// The keys this node holds.
+    pub fn key_ids(&self) -> Result<Vec<KeyId>, SignerError> {
+        self.signer.key_ids()
+    }
+
+    /// The current boot number.
+    pub fn boot(&self) -> i64 {
+        self.signer.store().boot().unwrap_or(0)
+    }
+
+    /// Verifies a client's signed request and registers it durably. `now` is Unix seconds.
+    pub fn register(
+        &mut self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Registered, SignerError> {
+        if let Some(again) = self.registered_again(token, method, path, body)? {
+            return Ok(again);
+        }
+        let verified = tessera_auth::verify(
+            token,
+            &self.rules.clients,
+            method,
+            path,
+            body,
+            now,
+            &self.rules.tokens,
+        )?;
+        let request_id = verified.request_id.to_string();
+        let intent = Intent::parse(method, path, body, &verified.request_id)?;
+        let (kind, role, scheme, message) = match &intent {
+            Intent::CreateWallet { wallet, scheme, .. } => {
+                if self.signer.store().key(wallet)?.is_some() {
+                    return Err(tessera_store::StoreError::KeyExists(wallet.clone()).into());
+                }
+                (RequestKind::CreateWallet, Role::Admin, Some(*scheme), None)
+            }
+            Intent::Sign {
+                wallet, message, ..
+            } => {
+                let rec = self
+                    .signer
+                    .store()
+                    .key(wallet)?
+                    .ok_or_else(|| SignerError::NoSuchKey(wallet.clone()))?;
+                Intent::check_message(rec.scheme, message)?;
+                (RequestKind::Sign, Role::Trader, None, Some(message.clone()))
+            }
+        };
+        if verified.client.role != role {
+            return Err(SignerError::Forbidden(format!(
+                "client `{}` has role `{}`; `{}` requests need `{role}`",
+                verified.client.id,
+                verified.client.role,
+                intent.kind()
+            )));
+        }
+        let record = RequestRecord {
+            request_id: request_id.clone(),
+            client: verified.client.id.to_string(),
+            jti: verified.claims.jti.clone(),
+            kind,
+            key_id: intent.wallet().clone(),
+            scheme,
+            message,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            body: body.to_vec(),
+            token: token.to_owned(),
+            issued_at: verified.claims.iat,
+            expires_at: verified.claims.exp,
+            registered_at: now,
+            rounds: 0,
+            signature: None,
+        };
+        let again = self.signer.store_mut().register_request(&record)? == Registration::Again;
+        Ok(Registered {
+            request_id,
+            intent,
+            again,
+        })
+    }
+
+    /// The same signed request forwarded again (a coordinator retrying, or resuming after a
+    /// restart): it was verified when it was registered, and its token may have expired since,
+    /// as a request may wait. Nothing is registered twice.
+    fn registered_again(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Option<Registered>, SignerError> {
+        let Ok((client, claims)) = tessera_auth::verify_signature_only(token, &self.rules.clients)
+        else {
+            return Ok(None);
+        };
+        let id = RequestId::derive(&client.id, &claims.jti);
+        let Some(rec) = self.signer.store().request(&id.to_string())? else {
+            return Ok(None);
+        };
+        if rec.token != token || rec.method != method || rec.path != path || rec.body != body {
+            return Err(tessera_store::StoreError::Replay(claims.jti).into());
+        }
+        Ok(Some(Registered {
+            request_id: rec.request_id,
+            intent: Intent::parse(method, path, body, &id)?,
+            again: true,
+        }))
+    }
+
+    /// Joins the key generation that registered request `request_id` asks for. The session must
+    /// be for the wallet id, scheme, threshold and parties the request and this node's rules
+    /// fix; a request starts at most one key generation.
+    pub fn dkg_start(
+        &mut self,
+        request_id: &str,
+        session: Session,
+        key_id: &KeyId,
+    ) -> Result<Progress, SignerError> {
+        let req = self.request(request_id)?;
+        let refuse = |what: String| Err(SignerError::NotAsked(what));
+        if req.kind != RequestKind::CreateWallet || req.key_id != *key_id {
+            return refuse(format!(
+                "request `{request_id}` does not create wallet `{key_id}`"
+            ));
+        }
+        if req.scheme != Some(session.scheme) {
+            return refuse(format!(
+                "request `{request_id}` asks for another scheme than {}",
+                session.scheme
+            ));
+        }
+        if session.threshold != self.rules.threshold || session.parties != self.rules.parties {
+            return refuse(format!(
+                "this signer makes {} keys among parties {:?}, not {} among {:?}",
+                self.rules.threshold, self.rules.parties, session.threshold, session.parties
+            ));
+        }
+        self.signer
+            .store_mut()
+            .open_round(request_id, RequestKind::CreateWallet, key_id, 1)?;
+        self.signer.dkg_start(key_id, session)
+    }
+
+    /// Feeds a key generation round.
+    pub fn dkg_advance(&mut self, key_id: &KeyId, inbox: &Inbox) -> Result<Progress, SignerError> {
+        self.signer.dkg_advance(key_id, inbox)
+    }
+
+    /// Activates a finished key generation.
+    pub fn activate(&mut self, key_id: &KeyId, group: &GroupKey) -> Result<(), SignerError> {
+        self.signer.activate(key_id, group)
+    }
+
+    /// Drops an unfinished or unactivated key generation.
+    pub fn abort(&mut self, key_id: &KeyId) -> Result<bool, SignerError> {
+        self.signer.abort_session(key_id)
+    }
+
+    /// Fresh nonce commitments.
+    pub fn commit(&mut self, key_id: &KeyId, count: usize) -> Result<Vec<Commitment>, SignerError> {
+        self.signer.commit(key_id, count)
+    }
+
+    /// The group key of `key_id`.
+    pub fn group_key(&mut self, key_id: &KeyId) -> Result<GroupKey, SignerError> {
+        self.signer.group_key(key_id)
+    }
+
+    /// A signature share for registered request `request_id`: only over exactly the bytes it
+    /// asked to sign, with the wallet it named, while it is incomplete and has rounds left.
+    pub fn sign(
+        &mut self,
+        request_id: &str,
+        key_id: &KeyId,
+        package: &SigningPackage,
+    ) -> Result<SignatureShare, SignerError> {
+        let req = self.request(request_id)?;
+        if req.kind != RequestKind::Sign || req.key_id != *key_id {
+            return Err(SignerError::NotAsked(format!(
+                "request `{request_id}` does not sign with wallet `{key_id}`"
+            )));
+        }
+        if req.message.as_deref() != Some(package.message()) {
+            return Err(SignerError::NotAsked(format!(
+                "the bytes to sign are not those request `{request_id}` asked for"
+            )));
+        }
+        if req.signature.is_some() {
+            return Err(tessera_store::StoreError::RequestClosed {
+                id: request_id.to_owned(),
+                reason: "it is complete".into(),
+            }
+            .into());
+        }
+        self.signer
+            .sign_for_request(request_id, self.rules.max_sign_rounds, key_id, package)
+    }
+
+    /// Records the final signature of `request_id`, after checking it verifies under the wallet's
+    /// key over the request's bytes. The request then gives no more shares.
+    pub fn complete(&mut self, request_id: &str, signature: &[u8]) -> Result<(), SignerError> {
+        let req = self.request(request_id)?;
+        let message = match (&req.kind, &req.message) {
+            (RequestKind::Sign, Some(m)) => m.clone(),
+            _ => {
+                return Err(SignerError::NotAsked(format!(
+                    "request `{request_id}` is not a signing request"
+                )));
+            }
+        };
+        let group = self.signer.group_key(&req.key_id)?;
+        tessera_crypto::verify(group.scheme(), &group.public_key(), &message, signature)?;
+        self.signer
+            .store_mut()
+            .complete_request(request_id, signature)?;
+        Ok(())
+    }
+
+    /// A registered request.
+    pub fn request(&self, request_id: &str) -> Result<RequestRecord, SignerError> {
+        self.signer
+            .store()
+            .request(request_id)?
+            .ok_or_else(|| tessera_store::StoreError::NoSuchRequest(request_id.to_owned()).into())
+    }
+}

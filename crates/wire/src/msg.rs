@@ -1,0 +1,382 @@
+//! Messages between the coordinator and the signers, version 1.
+//!
+//! Every message is a JSON object `{"v": 1, "req": {...}}`, and every answer `{"v": 1, "ok":
+//! {...}}` or `{"v": 1, "err": {"code", "message", "culprits"}}`. Binary values travel as
+//! lower-case hex; their own formats are versioned by the crypto layer. A message of another
+//! version is refused with `unsupported_wire_version` before anything else is read, so a node
+//! never half-understands a peer from another release.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tessera_types::{KeyId, Scheme};
+
+/// The version this build speaks.
+pub const WIRE_VERSION: u16 = 1;
+
+/// What the coordinator asks of a signer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The signer's party, boot and keys.
+    Status,
+    /// A client's signed request, exactly as the API received it. The signer verifies it and
+    /// records it durably before anything else can refer to it.
+    Register {
+        /// The client's token (compact JWS).
+        token: String,
+        /// The HTTP method.
+        method: String,
+        /// The path and query, as sent.
+        path: String,
+        /// The exact body bytes, hex.
+        body_hex: String,
+    },
+    /// Join the key generation that registered request `request_id` asks for.
+    DkgStart {
+        /// The registered create-wallet request.
+        request_id: String,
+        /// The session.
+        session: SessionSpec,
+    },
+    /// One round of key generation.
+    DkgAdvance {
+        /// The key.
+        key_id: KeyId,
+        /// Messages from the other parties, by party, hex.
+        inbox: BTreeMap<u16, String>,
+    },
+    /// Activate a finished key generation.
+    Activate {
+        /// The key.
+        key_id: KeyId,
+        /// The group key every party finished with, hex.
+        group_key_hex: String,
+    },
+    /// Drop an unfinished or unactivated key generation.
+    Abort {
+        /// The key.
+        key_id: KeyId,
+    },
+    /// Fresh nonce commitments.
+    Commit {
+        /// The key.
+        key_id: KeyId,
+        /// How many.
+        count: u32,
+    },
+    /// A signature share for registered request `request_id`.
+    Sign {
+        /// The registered sign request.
+        request_id: String,
+        /// The key.
+        key_id: KeyId,
+        /// The signing package, hex.
+        package_hex: String,
+    },
+    /// The final signature of a request: the signer checks it and then gives no more shares for
+    /// the request.
+    Complete {
+        /// The request.
+        request_id: String,
+        /// The aggregated signature, hex.
+        signature_hex: String,
+    },
+    /// The group key of a key this signer holds.
+    GroupKey {
+        /// The key.
+        key_id: KeyId,
+    },
+}
+
+impl Request {
+    /// The operation's name, for logs and metrics.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::Register { .. } => "register",
+            Request::DkgStart { .. } => "dkg_start",
+            Request::DkgAdvance { .. } => "dkg_advance",
+            Request::Activate { .. } => "activate",
+            Request::Abort { .. } => "abort",
+            Request::Commit { .. } => "commit",
+            Request::Sign { .. } => "sign",
+            Request::Complete { .. } => "complete",
+            Request::GroupKey { .. } => "group_key",
+        }
+    }
+}
+
+/// A key generation session as the coordinator proposes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSpec {
+    /// The key to generate.
+    pub key_id: KeyId,
+    /// The session id, 16 bytes hex.
+    pub session_id_hex: String,
+    /// The scheme.
+    pub scheme: Scheme,
+    /// The threshold.
+    pub t: u16,
+    /// Every party of the key.
+    pub parties: Vec<u16>,
+    /// The party receiving this message.
+    pub party: u16,
+}
+
+/// How a key generation step went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WireProgress {
+    /// Relay these messages, by recipient, hex.
+    Send {
+        /// The messages.
+        outbox: BTreeMap<u16, String>,
+    },
+    /// Finished with this group key (stored pending), hex.
+    Done {
+        /// The group key.
+        group_key_hex: String,
+    },
+}
+
+/// A signer's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reply {
+    /// Answer to [`Request::Status`].
+    Status {
+        /// The signer's party.
+        party: u16,
+        /// The signer process's boot number: it changes at every start, and nonce commitments
+        /// from an earlier boot can no longer be used.
+        boot: i64,
+        /// The keys it holds.
+        keys: Vec<KeyId>,
+    },
+    /// The request is registered.
+    Registered {
+        /// Its id.
+        request_id: String,
+        /// What it asks for (`create_wallet`, `sign`).
+        kind: String,
+        /// The wallet it is about.
+        wallet: KeyId,
+    },
+    /// A key generation step.
+    Progress {
+        /// The step.
+        progress: WireProgress,
+    },
+    /// Done; nothing to return.
+    Done,
+    /// Nonce commitments, hex, with the boot they belong to.
+    Commitments {
+        /// The signer's boot.
+        boot: i64,
+        /// The commitments.
+        commitments_hex: Vec<String>,
+    },
+    /// A signature share, hex.
+    Share {
+        /// The share.
+        share_hex: String,
+    },
+    /// A group key, hex.
+    GroupKey {
+        /// The group key.
+        group_key_hex: String,
+    },
+}
+
+/// A refusal or failure, from a signer or from decoding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(deny_unknown_fields)]
+#[error("{message} ({code})")]
+pub struct WireError {
+    /// Stable code.
+    pub code: String,
+    /// What happened.
+    pub message: String,
+    /// Parties blamed, if any.
+    #[serde(default)]
+    pub culprits: Vec<u16>,
+}
+
+impl WireError {
+    /// An error with no culprits.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            culprits: Vec::new(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct OutRequest<'a> {
+    v: u16,
+    req: &'a Request,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum OutReply<'a> {
+    Ok(&'a Reply),
+    Err(&'a WireError),
+}
+
+#[derive(Serialize)]
+struct OutReplyEnvelope<'a> {
+    v: u16,
+    #[serde(flatten)]
+    body: OutReply<'a>,
+}
+
+/// Only the version is read first: a peer from another release is refused by version, not by
+/// whatever its other fields happen to look like.
+#[derive(Deserialize)]
+struct Version {
+    v: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InRequest {
+    #[serde(rename = "v")]
+    _v: u16,
+    req: Request,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InReply {
+    #[serde(rename = "v")]
+    _v: u16,
+    #[serde(default)]
+    ok: Option<Reply>,
+    #[serde(default)]
+    err: Option<WireError>,
+}
+
+fn check_version(bytes: &[u8]) -> Result<(), WireError> {
+    let v: Version = serde_json::from_slice(bytes)
+        .map_err(|e| WireError::new("malformed_message", format!("no message version: {e}")))?;
+    if v.v != WIRE_VERSION {
+        return Err(WireError::new(
+            "unsupported_wire_version",
+            format!(
+                "message version {} is not supported; this node speaks version {WIRE_VERSION}",
+                v.v
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Encodes a request.
+pub fn encode_request(req: &Request) -> Vec<u8> {
+    serde_json::to_vec(&OutRequest {
+        v: WIRE_VERSION,
+        req,
+    })
+    .unwrap_or_default()
+}
+
+/// Decodes a request, refusing other versions.
+pub fn decode_request(bytes: &[u8]) -> Result<Request, WireError> {
+    check_version(bytes)?;
+    let m: InRequest = serde_json::from_slice(bytes)
+        .map_err(|e| WireError::new("malformed_message", format!("bad request: {e}")))?;
+    Ok(m.req)
+}
+
+/// Encodes an answer.
+pub fn encode_reply(reply: &Result<Reply, WireError>) -> Vec<u8> {
+    let body = match reply {
+        Ok(r) => OutReply::Ok(r),
+        Err(e) => OutReply::Err(e),
+    };
+    serde_json::to_vec(&OutReplyEnvelope {
+        v: WIRE_VERSION,
+        body,
+    })
+    .unwrap_or_default()
+}
+
+/// Decodes an answer: the signer's reply, or its error, or a decoding error.
+pub fn decode_reply(bytes: &[u8]) -> Result<Reply, WireError> {
+    check_version(bytes)?;
+    let m: InReply = serde_json::from_slice(bytes)
+        .map_err(|e| WireError::new("malformed_message", format!("bad reply: {e}")))?;
+    match (m.ok, m.err) {
+        (Some(r), None) => Ok(r),
+        (None, Some(e)) => Err(e),
+        _ => Err(WireError::new(
+            "malformed_message",
+            "a reply must hold exactly one of `ok` and `err`",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let req = Request::Sign {
+            request_id: "ab".into(),
+            key_id: KeyId::new("w-1").unwrap(),
+            package_hex: "00".into(),
+        };
+        let bytes = encode_request(&req);
+        assert_eq!(decode_request(&bytes).unwrap(), req);
+        assert_eq!(
+            decode_request(&encode_request(&Request::Status)).unwrap(),
+            Request::Status
+        );
+    }
+
+    #[test]
+    fn replies_and_errors_round_trip() {
+        let ok = Reply::Share {
+            share_hex: "0102".into(),
+        };
+        assert_eq!(decode_reply(&encode_reply(&Ok(ok.clone()))).unwrap(), ok);
+        let mut err = WireError::new("nonce_unavailable", "gone");
+        err.culprits = vec![2];
+        assert_eq!(
+            decode_reply(&encode_reply(&Err(err.clone()))).unwrap_err(),
+            err
+        );
+    }
+
+    #[test]
+    fn other_versions_are_refused_by_version() {
+        let e = decode_request(br#"{"v":2,"req":{"op":"whatever_v2_has"}}"#).unwrap_err();
+        assert_eq!(e.code, "unsupported_wire_version");
+        let e = decode_reply(br#"{"v":0,"ok":{"reply":"done"}}"#).unwrap_err();
+        assert_eq!(e.code, "unsupported_wire_version");
+        let e = decode_request(br#"{"req":{"op":"status"}}"#).unwrap_err();
+        assert_eq!(e.code, "malformed_message");
+    }
+
+    #[test]
+    fn unknown_fields_and_ops_are_refused() {
+        for bad in [
+            &br#"{"v":1,"req":{"op":"status"},"extra":1}"#[..],
+            br#"{"v":1,"req":{"op":"sign_anything"}}"#,
+            br#"{"v":1,"req":{"op":"abort","key_id":"w-1","force":true}}"#,
+            br#"{"v":1,"req":{"op":"abort","key_id":"W!"}}"#,
+            b"not json",
+        ] {
+            assert_eq!(decode_request(bad).unwrap_err().code, "malformed_message");
+        }
+        let e = decode_reply(br#"{"v":1,"ok":{"reply":"done"},"err":{"code":"x","message":"y"}}"#)
+            .unwrap_err();
+        assert_eq!(e.code, "malformed_message");
+    }
+}
