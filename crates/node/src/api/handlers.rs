@@ -1,0 +1,458 @@
+//! The API's handlers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use tessera_auth::{Role, Verified};
+use tessera_crypto::GroupKey;
+use tessera_types::{KeyId, Scheme};
+use tessera_wire::{Intent, IntentError};
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState, Received, authenticate};
+use crate::cluster::{ClientRequest, ClusterError};
+use crate::gateway_store::{Begin, GatewayError, RequestRow, WalletRow};
+use crate::unix_now;
+
+/// A wallet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `frost-ed25519` or `frost-secp256k1-tr`.
+    pub scheme: String,
+    /// Lower-case hex of the key that verifies its signatures: 32 bytes for Ed25519, the
+    /// 32-byte x-only key for BIP-340.
+    pub public_key: String,
+    /// Signers needed.
+    pub threshold: u16,
+    /// Signers holding a share.
+    pub signers: u16,
+}
+
+/// The wallets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletList {
+    /// Oldest first.
+    pub wallets: Vec<WalletView>,
+}
+
+/// The result of a signing request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignResponse {
+    /// The request's id.
+    pub request_id: String,
+    /// `signed`.
+    pub status: String,
+    /// The signature, lower-case hex.
+    pub signature_hex: String,
+}
+
+/// A request and its outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestView {
+    /// Its id.
+    pub request_id: String,
+    /// `create_wallet` or `sign`.
+    pub kind: String,
+    /// `pending`, `signed`, `created` or `failed`.
+    pub status: String,
+    /// The wallet.
+    pub wallet_id: String,
+    /// The client that signed it.
+    pub client: String,
+    /// The client's idempotency key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// The signature, once signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_hex: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorView>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A stored failure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorView {
+    /// Stable code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+fn wallet_view(w: &WalletRow) -> WalletView {
+    WalletView {
+        id: w.id.clone(),
+        name: w.name.clone(),
+        scheme: w.scheme.clone(),
+        public_key: hex::encode(&w.public_key),
+        threshold: w.threshold,
+        signers: w.signers,
+    }
+}
+
+fn store_err(e: GatewayError) -> ApiError {
+    match e {
+        GatewayError::Replay(_) => {
+            ApiError::unauthorized("token_replayed", "this token was used before")
+        }
+        GatewayError::Conflict(k) => ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_conflict",
+            format!("idempotency key `{k}` was used with another request body"),
+        ),
+        other => ApiError::internal(other),
+    }
+}
+
+fn intent_err(e: IntentError) -> ApiError {
+    ApiError::bad_request(e.code, e.message)
+}
+
+fn cluster_err(e: &ClusterError) -> ApiError {
+    match e {
+        ClusterError::Refused { code, message } => {
+            let status = match code.as_str() {
+                "malformed_token"
+                | "unsupported_algorithm"
+                | "unknown_client"
+                | "bad_signature"
+                | "token_expired"
+                | "token_not_yet_valid"
+                | "token_lifetime_too_long"
+                | "request_mismatch"
+                | "replayed_request" => StatusCode::UNAUTHORIZED,
+                "forbidden" => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            ApiError::new(status, code.clone(), format!("signers refused: {message}"))
+        }
+        ClusterError::Unavailable(m) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "signers_unavailable", m)
+        }
+        ClusterError::Failed { code, message, .. } => {
+            ApiError::new(StatusCode::BAD_GATEWAY, code.clone(), message.clone())
+        }
+    }
+}
+
+fn cluster_code(e: &ClusterError) -> String {
+    cluster_err(e).code
+}
+
+fn row_for(v: &Verified, r: &Received, intent: &Intent, idempotency: Option<String>) -> RequestRow {
+    RequestRow {
+        request_id: v.request_id.to_string(),
+        client: v.client.id.to_string(),
+        kind: intent.kind().to_owned(),
+        wallet_id: intent.wallet().to_string(),
+        idempotency_key: idempotency,
+        body_sha256: tessera_auth::body_sha256(&r.body),
+        method: r.method.clone(),
+        path: r.path.clone(),
+        body: r.body.to_vec(),
+        token: r.token.clone(),
+        status: "pending".into(),
+        signature: None,
+        error_code: None,
+        error_message: None,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+fn client_request(row: &RequestRow) -> ClientRequest {
+    ClientRequest {
+        token: row.token.clone(),
+        method: row.method.clone(),
+        path: row.path.clone(),
+        body: row.body.clone(),
+    }
+}
+
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.render(),
+    )
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// `POST /v1/wallets` (admin): generates a wallet key on the signers.
+#[utoipa::path(post, path = "/v1/wallets", request_body = tessera_wire::CreateWallet,
+    security(("client_jwt" = [])),
+    responses((status = 201, body = WalletView), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 503, body = super::error::ErrorBody)))]
+pub async fn create_wallet(
+    State(st): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<WalletView>), ApiError> {
+    let r = Received::new(&method, &uri, &headers, body);
+    let v = authenticate(&st, &r, &[Role::Admin])?;
+    let intent = Intent::parse(&r.method, &r.path, &r.body, &v.request_id).map_err(intent_err)?;
+    let Intent::CreateWallet {
+        wallet,
+        name,
+        scheme,
+    } = &intent
+    else {
+        return Err(ApiError::internal("create route decoded another intent"));
+    };
+    let row = row_for(&v, &r, &intent, None);
+    st.store
+        .begin(&row, &v.claims.jti, v.claims.exp)
+        .map_err(store_err)?;
+    let n = usize::from(st.cluster.threshold().n());
+    let result = async {
+        st.cluster.register(&client_request(&row), n).await?;
+        st.cluster
+            .create_wallet(&row.request_id, wallet, *scheme)
+            .await
+    }
+    .await;
+    let group = match result {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = st
+                .store
+                .failed(&row.request_id, &cluster_code(&e), &e.to_string());
+            return Err(cluster_err(&e));
+        }
+    };
+    let w = WalletRow {
+        id: wallet.to_string(),
+        name: name.clone(),
+        scheme: scheme.name().to_owned(),
+        public_key: group.public_key(),
+        group_key: group.to_bytes().map_err(ApiError::internal)?,
+        threshold: group.threshold().t(),
+        signers: group.threshold().n(),
+        request_id: row.request_id.clone(),
+        created_at: unix_now(),
+    };
+    st.store.wallet_created(&w).map_err(store_err)?;
+    st.metrics.wallet_created();
+    tracing::info!(wallet = %w.id, scheme = %w.scheme, "wallet created");
+    Ok((StatusCode::CREATED, Json(wallet_view(&w))))
+}
+
+/// `GET /v1/wallets`.
+#[utoipa::path(get, path = "/v1/wallets", security(("client_jwt" = [])),
+    responses((status = 200, body = WalletList), (status = 401, body = super::error::ErrorBody)))]
+pub async fn list_wallets(
+    State(st): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<WalletList>, ApiError> {
+    let r = Received::new(&method, &uri, &headers, body);
+    read_access(&st, &r)?;
+    let wallets = st.store.wallets().map_err(store_err)?;
+    Ok(Json(WalletList {
+        wallets: wallets.iter().map(wallet_view).collect(),
+    }))
+}
+
+/// `GET /v1/wallets/{id}`.
+#[utoipa::path(get, path = "/v1/wallets/{id}", security(("client_jwt" = [])),
+    params(("id" = String, Path, description = "wallet id")),
+    responses((status = 200, body = WalletView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get_wallet(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<WalletView>, ApiError> {
+    let r = Received::new(&method, &uri, &headers, body);
+    read_access(&st, &r)?;
+    let w = st
+        .store
+        .wallet(&id)
+        .map_err(store_err)?
+        .ok_or_else(|| ApiError::not_found(format!("no wallet `{id}`")))?;
+    Ok(Json(wallet_view(&w)))
+}
+
+fn read_access(st: &AppState, r: &Received) -> Result<Verified, ApiError> {
+    let v = authenticate(st, r, &[Role::Trader, Role::Approver, Role::Admin])?;
+    st.store
+        .use_token(v.client.id.as_str(), &v.claims.jti, v.claims.exp)
+        .map_err(store_err)?;
+    Ok(v)
+}
+
+/// `POST /v1/wallets/{id}/sign` (trader): raw signing of `payload_hex`.
+#[utoipa::path(post, path = "/v1/wallets/{id}/sign", request_body = tessera_wire::SignRequest,
+    security(("client_jwt" = [])),
+    params(("id" = String, Path, description = "wallet id")),
+    responses((status = 200, body = SignResponse), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
+        (status = 502, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
+pub async fn sign(
+    State(st): State<Arc<AppState>>,
+    Path(_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SignResponse>, ApiError> {
+    let r = Received::new(&method, &uri, &headers, body);
+    let v = authenticate(&st, &r, &[Role::Trader])?;
+    let intent = Intent::parse(&r.method, &r.path, &r.body, &v.request_id).map_err(intent_err)?;
+    let Intent::Sign {
+        wallet,
+        message,
+        idempotency_key,
+    } = &intent
+    else {
+        return Err(ApiError::internal("sign route decoded another intent"));
+    };
+    let w = st
+        .store
+        .wallet(wallet.as_str())
+        .map_err(store_err)?
+        .ok_or_else(|| ApiError::not_found(format!("no wallet `{wallet}`")))?;
+    let scheme: Scheme = w.scheme.parse().map_err(ApiError::internal)?;
+    Intent::check_message(scheme, message).map_err(intent_err)?;
+    let row = row_for(&v, &r, &intent, Some(idempotency_key.clone()));
+    let target = match st
+        .store
+        .begin(&row, &v.claims.jti, v.claims.exp)
+        .map_err(store_err)?
+    {
+        Begin::New => row,
+        Begin::Existing(earlier) => *earlier,
+    };
+    let lock = st.request_lock(&target.request_id);
+    let _guard = lock.lock().await;
+    let current = st
+        .store
+        .request(&target.request_id)
+        .map_err(store_err)?
+        .ok_or_else(|| ApiError::internal("request vanished from the store"))?;
+    if let (Some(sig), "signed") = (&current.signature, current.status.as_str()) {
+        return Ok(Json(SignResponse {
+            request_id: current.request_id,
+            status: "signed".into(),
+            signature_hex: hex::encode(sig),
+        }));
+    }
+    let group = GroupKey::from_bytes(&w.group_key).map_err(ApiError::internal)?;
+    let key_id = KeyId::new(&w.id).map_err(ApiError::internal)?;
+    let t = usize::from(group.threshold().t());
+    let result = async {
+        let parties = st.cluster.register(&client_request(&current), t).await?;
+        st.cluster
+            .sign(&current.request_id, &key_id, &group, message, &parties)
+            .await
+    }
+    .await;
+    match result {
+        Ok((sig, culprits)) => {
+            st.store
+                .signed(&current.request_id, sig.to_bytes())
+                .map_err(store_err)?;
+            if !culprits.is_empty() {
+                tracing::warn!(request_id = %current.request_id, ?culprits, "signed after excluding signers that sent bad shares");
+            }
+            let cluster = Arc::clone(&st.cluster);
+            let id = current.request_id.clone();
+            let done = sig.clone();
+            tokio::spawn(async move { cluster.complete(&id, &done).await });
+            Ok(Json(SignResponse {
+                request_id: current.request_id,
+                status: "signed".into(),
+                signature_hex: hex::encode(sig.to_bytes()),
+            }))
+        }
+        Err(e) => {
+            let _ = st
+                .store
+                .failed(&current.request_id, &cluster_code(&e), &e.to_string());
+            Err(cluster_err(&e))
+        }
+    }
+}
+
+/// `GET /v1/requests/{id}`: a request, its status and its signature. Clients see their own
+/// requests; admins see all.
+#[utoipa::path(get, path = "/v1/requests/{id}", security(("client_jwt" = [])),
+    params(("id" = String, Path, description = "request id")),
+    responses((status = 200, body = RequestView), (status = 404, body = super::error::ErrorBody)))]
+pub async fn get_request(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<RequestView>, ApiError> {
+    let r = Received::new(&method, &uri, &headers, body);
+    let v = read_access(&st, &r)?;
+    let row = st
+        .store
+        .request(&id)
+        .map_err(store_err)?
+        .filter(|row| v.client.role == Role::Admin || row.client == v.client.id.as_str())
+        .ok_or_else(|| ApiError::not_found(format!("no request `{id}`")))?;
+    let error = match (row.error_code, row.error_message) {
+        (Some(code), Some(message)) if row.status == "failed" => Some(ErrorView { code, message }),
+        _ => None,
+    };
+    Ok(Json(RequestView {
+        request_id: row.request_id,
+        kind: row.kind,
+        status: row.status,
+        wallet_id: row.wallet_id,
+        client: row.client,
+        idempotency_key: row.idempotency_key,
+        signature_hex: row.signature.map(hex::encode),
+        error,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }))
+}

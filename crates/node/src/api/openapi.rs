@@ -1,0 +1,65 @@
+//! `GET /openapi.json`: the OpenAPI 3 document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::handlers;
+
+/// The API's description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera",
+        description = "Threshold hot-wallet signing. Every request except /healthz, /metrics and \
+            /openapi.json carries `Authorization: Bearer <JWT>`: an EdDSA-signed compact JWS with \
+            claims sub, iat, exp (at most 60 s after iat), jti (single use), method, path and \
+            body_sha256 (hex SHA-256 of the exact body)."
+    ),
+    paths(
+        handlers::healthz,
+        handlers::metrics,
+        handlers::create_wallet,
+        handlers::list_wallets,
+        handlers::get_wallet,
+        handlers::sign,
+        handlers::get_request,
+    ),
+    components(schemas(
+        handlers::WalletView,
+        handlers::WalletList,
+        handlers::SignResponse,
+        handlers::RequestView,
+        handlers::ErrorView,
+        handlers::Health,
+        super::error::ErrorBody,
+        super::error::ErrorDetail,
+        tessera_wire::CreateWallet,
+        tessera_wire::SignRequest,
+    )),
+    modifiers(&ClientJwt)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct ClientJwt;
+
+impl Modify for ClientJwt {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "client_jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Serves the document.
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,481 @@
+//! The coordinator's view of its signers: forwarding client requests, key generation, signing
+//! with a healthy quorum, retries without failed or lying signers, and nonce commitment pools
+//! kept full in the background.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tessera_coordinator::{LinkError, SessionError, SignerLink, generate_key};
+use tessera_crypto::{Commitment, GroupKey, Signature, SigningPackage};
+use tessera_types::{KeyId, PartyId, Scheme, Threshold};
+use tessera_wire::{Reply, Request};
+
+use crate::metrics::Metrics;
+use crate::remote::{KeygenLink, RemoteSigner, UNREACHABLE};
+
+/// Signing attempts per request: the first, and retries with another quorum. Signers allow the
+/// same number of rounds per request (`max_sign_rounds`).
+pub const MAX_ATTEMPTS: usize = 3;
+
+/// How long a signer that failed is tried last.
+const DOWN_FOR: Duration = Duration::from_secs(5);
+
+/// A client's request, exactly as the API received it.
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    /// The bearer token.
+    pub token: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Why the cluster could not do what was asked.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClusterError {
+    /// Signers refused the client's request itself (token, role, body): the client's fault.
+    #[error("{message}")]
+    Refused {
+        /// The signers' code.
+        code: String,
+        /// Their message.
+        message: String,
+    },
+    /// Not enough signers answered.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Signing or key generation failed; `culprits` names the signers to blame.
+    #[error("{message}")]
+    Failed {
+        /// Stable code.
+        code: String,
+        /// What happened.
+        message: String,
+        /// Signers blamed.
+        culprits: Vec<PartyId>,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Pool {
+    boot: i64,
+    ready: VecDeque<Commitment>,
+}
+
+/// The signers and what the coordinator knows of them.
+#[derive(Debug)]
+pub struct Cluster {
+    signers: BTreeMap<PartyId, RemoteSigner>,
+    threshold: Threshold,
+    pool_target: usize,
+    pools: Mutex<HashMap<(KeyId, PartyId), Pool>>,
+    down: Mutex<HashMap<PartyId, Instant>>,
+    wallets: Mutex<BTreeSet<KeyId>>,
+    metrics: Arc<Metrics>,
+}
+
+fn is_transport(e: &LinkError) -> bool {
+    e.code == UNREACHABLE || e.code == "signer_timeout"
+}
+
+impl Cluster {
+    /// A cluster of `signers` making `threshold` keys.
+    pub fn new(
+        signers: Vec<RemoteSigner>,
+        threshold: Threshold,
+        pool_target: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            signers: signers.into_iter().map(|s| (s.party(), s)).collect(),
+            threshold,
+            pool_target,
+            pools: Mutex::new(HashMap::new()),
+            down: Mutex::new(HashMap::new()),
+            wallets: Mutex::new(BTreeSet::new()),
+            metrics,
+        }
+    }
+
+    /// The threshold of new keys.
+    pub fn threshold(&self) -> Threshold {
+        self.threshold
+    }
+
+    /// Keeps commitment pools for `wallet` full from now on.
+    pub fn watch(&self, wallet: KeyId) {
+        if let Ok(mut w) = self.wallets.lock() {
+            w.insert(wallet);
+        }
+    }
+
+    fn note(&self, e: &LinkError) {
+        self.metrics.signer_error(e.party, &e.code);
+        if is_transport(e) {
+            if let Ok(mut d) = self.down.lock() {
+                d.insert(e.party, Instant::now());
+            }
+            self.metrics.set_up(e.party, false);
+        }
+        tracing::warn!(party = %e.party, code = %e.code, message = %e.message, "signer call failed");
+    }
+
+    fn note_ok(&self, party: PartyId) {
+        if let Ok(mut d) = self.down.lock() {
+            d.remove(&party);
+        }
+        self.metrics.set_up(party, true);
+    }
+
+    fn recently_down(&self, party: PartyId) -> bool {
+        self.down
+            .lock()
+            .map(|d| d.get(&party).is_some_and(|t| t.elapsed() < DOWN_FOR))
+            .unwrap_or(false)
+    }
+
+    /// Forwards a client's request to every signer. Returns the parties that registered it;
+    /// fails unless at least `need` did.
+    pub async fn register(
+        &self,
+        req: &ClientRequest,
+        need: usize,
+    ) -> Result<Vec<PartyId>, ClusterError> {
+        let msg = Request::Register {
+            token: req.token.clone(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            body_hex: hex::encode(&req.body),
+        };
+        let calls = self.signers.values().map(|s| {
+            let msg = &msg;
+            async move { (s.party(), s.call(msg).await) }
+        });
+        let mut ok = Vec::new();
+        let mut refusals = Vec::new();
+        let mut down = 0usize;
+        for (party, result) in join_all(calls).await {
+            match result {
+                Ok(Reply::Registered { .. }) => {
+                    self.note_ok(party);
+                    ok.push(party);
+                }
+                Ok(other) => refusals.push((
+                    "protocol_error".to_owned(),
+                    format!("{party} answered {other:?}"),
+                )),
+                Err(e) => {
+                    self.note(&e);
+                    if is_transport(&e) {
+                        down += 1;
+                    } else {
+                        refusals.push((e.code, e.message));
+                    }
+                }
+            }
+        }
+        if ok.len() >= need {
+            return Ok(ok);
+        }
+        match refusals.into_iter().next() {
+            Some((code, message)) => Err(ClusterError::Refused { code, message }),
+            None => Err(ClusterError::Unavailable(format!(
+                "{} of {} signers registered the request ({down} unreachable); {need} are needed",
+                ok.len(),
+                self.signers.len()
+            ))),
+        }
+    }
+
+    /// Generates wallet `key_id` for registered request `request_id` with every signer.
+    pub async fn create_wallet(
+        &self,
+        request_id: &str,
+        key_id: &KeyId,
+        scheme: Scheme,
+    ) -> Result<GroupKey, ClusterError> {
+        let runtime = tokio::runtime::Handle::current();
+        let links: Vec<KeygenLink> = self
+            .signers
+            .values()
+            .map(|s| KeygenLink::new(s.clone(), request_id.to_owned(), runtime.clone()))
+            .collect();
+        let key = key_id.clone();
+        let threshold = self.threshold;
+        let result = tokio::task::spawn_blocking(move || {
+            let mut links = links;
+            let mut refs: Vec<&mut dyn SignerLink> =
+                links.iter_mut().map(|l| l as &mut dyn SignerLink).collect();
+            generate_key(&mut refs, &key, scheme, threshold, None)
+        })
+        .await
+        .map_err(|e| ClusterError::Unavailable(format!("key generation task: {e}")))?;
+        match result {
+            Ok(group) => {
+                self.watch(key_id.clone());
+                Ok(group)
+            }
+            Err(e) => Err(session_error(e)),
+        }
+    }
+
+    async fn commitment(&self, key_id: &KeyId, party: PartyId) -> Result<Commitment, LinkError> {
+        let pooled = self.pools.lock().ok().and_then(|mut p| {
+            p.get_mut(&(key_id.clone(), party))
+                .and_then(|pool| pool.ready.pop_front())
+        });
+        if let Some(c) = pooled {
+            return Ok(c);
+        }
+        let signer = self.signer(party)?;
+        let (_, mut fresh) = signer.commit(key_id, 1).await?;
+        fresh.pop().ok_or_else(|| LinkError {
+            party,
+            code: "protocol_error".into(),
+            message: "no commitment returned".into(),
+            culprits: vec![party],
+        })
+    }
+
+    fn signer(&self, party: PartyId) -> Result<&RemoteSigner, LinkError> {
+        self.signers.get(&party).ok_or_else(|| LinkError {
+            party,
+            code: "unknown_signer".into(),
+            message: format!("{party} is not configured"),
+            culprits: Vec::new(),
+        })
+    }
+
+    fn forget_pool(&self, party: PartyId) {
+        if let Ok(mut p) = self.pools.lock() {
+            p.retain(|(_, q), _| *q != party);
+        }
+    }
+
+    /// Signs `message` for registered request `request_id` with a quorum of `candidates`,
+    /// retrying without any signer that failed or sent a bad share. Returns the signature and
+    /// the signers blamed along the way.
+    pub async fn sign(
+        &self,
+        request_id: &str,
+        key_id: &KeyId,
+        group: &GroupKey,
+        message: &[u8],
+        candidates: &[PartyId],
+    ) -> Result<(Signature, Vec<PartyId>), ClusterError> {
+        let t = usize::from(group.threshold().t());
+        let mut excluded: BTreeSet<PartyId> = BTreeSet::new();
+        let mut culprits: Vec<PartyId> = Vec::new();
+        let mut last: Option<String> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut avail: Vec<PartyId> = candidates
+                .iter()
+                .copied()
+                .filter(|p| !excluded.contains(p))
+                .collect();
+            avail.sort_by_key(|p| (self.recently_down(*p), *p));
+            if avail.len() < t {
+                break;
+            }
+            let quorum: Vec<PartyId> = avail.into_iter().take(t).collect();
+            let got = join_all(quorum.iter().map(|p| self.commitment(key_id, *p))).await;
+            let mut commitments = Vec::with_capacity(t);
+            let mut failed = false;
+            for r in got {
+                match r {
+                    Ok(c) => commitments.push(c),
+                    Err(e) => {
+                        self.note(&e);
+                        excluded.insert(e.party);
+                        last = Some(e.to_string());
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                continue;
+            }
+            let package =
+                SigningPackage::new(message, commitments).map_err(|e| ClusterError::Failed {
+                    code: e.kind.code().to_owned(),
+                    message: e.to_string(),
+                    culprits: Vec::new(),
+                })?;
+            let calls = quorum.iter().map(|p| {
+                let package = &package;
+                async move {
+                    let s = self.signer(*p)?;
+                    s.sign(request_id, key_id, package).await
+                }
+            });
+            let mut shares = Vec::with_capacity(t);
+            for r in join_all(calls).await {
+                match r {
+                    Ok(s) => shares.push(s),
+                    Err(e) => {
+                        self.note(&e);
+                        if e.code == "nonce_unavailable" {
+                            // It restarted: its pooled commitments died with its old process.
+                            self.forget_pool(e.party);
+                        } else {
+                            excluded.insert(e.party);
+                        }
+                        last = Some(e.to_string());
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                continue;
+            }
+            match tessera_crypto::aggregate(group, &package, &shares) {
+                Ok(sig) => {
+                    for p in &quorum {
+                        self.note_ok(*p);
+                    }
+                    self.metrics.signature();
+                    return Ok((sig, culprits));
+                }
+                Err(e) => {
+                    for p in &e.culprits {
+                        tracing::warn!(party = %p, request_id, "signer sent a bad signature share");
+                        self.metrics.bad_share(*p);
+                        excluded.insert(*p);
+                        culprits.push(*p);
+                    }
+                    last = Some(e.to_string());
+                }
+            }
+        }
+        let culprit_text = if culprits.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
+            format!("; bad signature shares from {}", names.join(", "))
+        };
+        Err(ClusterError::Failed {
+            code: if culprits.is_empty() {
+                "signers_unavailable".into()
+            } else {
+                "bad_signature_share".into()
+            },
+            message: format!(
+                "no quorum of {t} healthy signers{culprit_text}{}",
+                last.map(|l| format!(" (last error: {l})"))
+                    .unwrap_or_default()
+            ),
+            culprits,
+        })
+    }
+
+    /// Tells the signers a request is complete, so they give no more shares for it.
+    pub async fn complete(&self, request_id: &str, signature: &Signature) {
+        let msg = Request::Complete {
+            request_id: request_id.to_owned(),
+            signature_hex: hex::encode(signature.to_bytes()),
+        };
+        let calls = self.signers.values().map(|s| s.call(&msg));
+        for r in join_all(calls).await {
+            if let Err(e) = r
+                && e.code != "unknown_request"
+            {
+                self.note(&e);
+            }
+        }
+    }
+
+    /// The group key of `key_id`, as a quorum of signers report it.
+    pub async fn group_key(&self, key_id: &KeyId) -> Result<GroupKey, ClusterError> {
+        let got = join_all(self.signers.values().map(|s| s.group_key(key_id))).await;
+        got.into_iter().find_map(Result::ok).ok_or_else(|| {
+            ClusterError::Unavailable(format!("no signer reports the key of `{key_id}`"))
+        })
+    }
+
+    /// Tops up every watched wallet's commitment pools, forever. Signers that fail are skipped
+    /// for a while; a signer that restarted (new boot) has its old commitments dropped.
+    pub async fn refill_forever(self: Arc<Self>) {
+        loop {
+            self.refill_once().await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// One pass of [`Cluster::refill_forever`].
+    pub async fn refill_once(&self) {
+        let wallets: Vec<KeyId> = self
+            .wallets
+            .lock()
+            .map(|w| w.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut work = Vec::new();
+        for key in &wallets {
+            for (party, signer) in &self.signers {
+                if self.recently_down(*party) {
+                    continue;
+                }
+                let have = self
+                    .pools
+                    .lock()
+                    .map(|p| p.get(&(key.clone(), *party)).map_or(0, |q| q.ready.len()))
+                    .unwrap_or(0);
+                if have * 2 < self.pool_target {
+                    let want = u32::try_from(self.pool_target - have).unwrap_or(u32::MAX);
+                    work.push(async move { (key, *party, signer.commit(key, want).await) });
+                }
+            }
+        }
+        for (key, party, r) in join_all(work).await {
+            match r {
+                Ok((boot, fresh)) => {
+                    self.note_ok(party);
+                    if let Ok(mut p) = self.pools.lock() {
+                        let pool = p.entry((key.clone(), party)).or_default();
+                        if pool.boot != boot {
+                            pool.ready.clear();
+                            pool.boot = boot;
+                        }
+                        pool.ready.extend(fresh);
+                    }
+                }
+                Err(e) => {
+                    self.note(&e);
+                    if e.code == "nonce_pool_full" {
+                        self.forget_pool(party);
+                    }
+                }
+            }
+        }
+        let sizes: usize = self
+            .pools
+            .lock()
+            .map(|p| p.values().map(|q| q.ready.len()).sum())
+            .unwrap_or(0);
+        self.metrics.set_pooled(sizes);
+    }
+}
+
+fn session_error(e: SessionError) -> ClusterError {
+    let culprits = e.culprits();
+    match &e {
+        SessionError::Signer(l) if is_transport(l) => ClusterError::Unavailable(format!(
+            "key generation needs every signer, and {} is unreachable",
+            l.party
+        )),
+        SessionError::Signer(l) => ClusterError::Failed {
+            code: l.code.clone(),
+            message: e.to_string(),
+            culprits,
+        },
+        _ => ClusterError::Failed {
+            code: "key_generation_failed".into(),
+            message: e.to_string(),
+            culprits,
+        },
+    }
+}

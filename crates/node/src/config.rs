@@ -1,0 +1,298 @@
+//! Node configuration: TOML, typed when read, unknown keys refused, secrets referenced by path.
+//! Relative paths are relative to the configuration file's directory.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tessera_auth::{Client, ClientId, ClientPublicKey, ClientRegistry, Role, TokenPolicy};
+use tessera_net::tls::TlsFiles;
+use tessera_types::{PartyId, Threshold};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("config `{path}`: {reason}")]
+pub struct ConfigError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn err(path: &Path, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// A signer node's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// This signer's party in every key.
+    pub party: u16,
+    /// Address the node listens on (mutual TLS).
+    pub listen: SocketAddr,
+    /// The signer's SQLite store; created on first start.
+    pub store: PathBuf,
+    /// File holding the vault passphrase.
+    pub passphrase_file: PathBuf,
+    /// Key-derivation cost for a new store: `argon2id` (default) or `insecure-fast` (tests).
+    #[serde(default)]
+    pub kdf: Kdf,
+    /// Node names (from their certificates) allowed to call this signer.
+    pub coordinators: Vec<String>,
+    /// Where to write the process id once listening (optional).
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
+    /// This node's TLS identity and the deployment CA.
+    pub tls: TlsSection,
+    /// The cluster's shape: every new key is `threshold` of `parties`.
+    pub cluster: ClusterSection,
+    /// Token checks.
+    #[serde(default)]
+    pub tokens: TokensSection,
+    /// Signing rounds one client request may open.
+    #[serde(default = "default_sign_rounds")]
+    pub max_sign_rounds: u32,
+    /// The clients whose requests this signer accepts.
+    pub clients: Vec<ClientSection>,
+}
+
+/// The coordinator's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// The coordinator's SQLite store (wallets, requests, idempotency keys).
+    pub store: PathBuf,
+    /// The TLS identity it presents to signers, and the deployment CA.
+    pub tls: TlsSection,
+    /// The threshold of new keys.
+    pub threshold: u16,
+    /// The signers.
+    pub signers: Vec<SignerSection>,
+    /// Timeout of one call to a signer, in milliseconds.
+    #[serde(default = "default_call_timeout")]
+    pub signer_timeout_ms: u64,
+    /// Nonce commitments kept ready per signer and wallet.
+    #[serde(default = "default_pool")]
+    pub commitment_pool: usize,
+    /// Token checks.
+    #[serde(default)]
+    pub tokens: TokensSection,
+    /// The API's clients.
+    pub clients: Vec<ClientSection>,
+}
+
+/// Key-derivation cost for a new vault.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kdf {
+    /// Argon2id with the production parameters.
+    #[default]
+    Argon2id,
+    /// Argon2id at minimal cost: for tests only; says so in its name.
+    InsecureFast,
+}
+
+/// TLS files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The deployment CA certificate (PEM).
+    pub ca: PathBuf,
+    /// This node's certificate (PEM).
+    pub cert: PathBuf,
+    /// This node's private key (PEM).
+    pub key: PathBuf,
+}
+
+/// The cluster's shape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// The threshold of new keys.
+    pub threshold: u16,
+    /// Every party.
+    pub parties: Vec<u16>,
+}
+
+/// Token checks.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensSection {
+    /// Longest token lifetime accepted (`exp - iat`), seconds.
+    #[serde(default = "default_lifetime")]
+    pub max_lifetime_secs: i64,
+    /// Clock difference tolerated on `iat`, seconds.
+    #[serde(default = "default_skew")]
+    pub clock_skew_secs: i64,
+}
+
+impl Default for TokensSection {
+    fn default() -> Self {
+        Self {
+            max_lifetime_secs: default_lifetime(),
+            clock_skew_secs: default_skew(),
+        }
+    }
+}
+
+/// One API client.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSection {
+    /// Its id (the tokens' `sub`).
+    pub id: String,
+    /// Its role.
+    pub role: String,
+    /// Its Ed25519 public key, SPKI PEM.
+    pub public_key_file: PathBuf,
+}
+
+/// One signer, as the coordinator reaches it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerSection {
+    /// Its party.
+    pub party: u16,
+    /// Its node name (in its certificate).
+    pub name: String,
+    /// Its address.
+    pub address: String,
+}
+
+fn default_sign_rounds() -> u32 {
+    3
+}
+fn default_call_timeout() -> u64 {
+    2_000
+}
+fn default_pool() -> usize {
+    64
+}
+fn default_lifetime() -> i64 {
+    60
+}
+fn default_skew() -> i64 {
+    5
+}
+
+/// Reads and types a TOML file, resolving relative paths against its directory.
+pub fn load<T: for<'de> Deserialize<'de> + Resolve>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(path, e.to_string()))?;
+    let mut cfg: T = toml::from_str(&text).map_err(|e| err(path, e.to_string()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    cfg.resolve(base);
+    Ok(cfg)
+}
+
+/// Makes relative paths absolute.
+pub trait Resolve {
+    /// Resolves against `base`.
+    fn resolve(&mut self, base: &Path);
+}
+
+fn rebase(p: &mut PathBuf, base: &Path) {
+    if p.is_relative() {
+        *p = base.join(&*p);
+    }
+}
+
+impl Resolve for TlsSection {
+    fn resolve(&mut self, base: &Path) {
+        rebase(&mut self.ca, base);
+        rebase(&mut self.cert, base);
+        rebase(&mut self.key, base);
+    }
+}
+
+impl Resolve for SignerConfig {
+    fn resolve(&mut self, base: &Path) {
+        rebase(&mut self.store, base);
+        rebase(&mut self.passphrase_file, base);
+        if let Some(p) = self.pid_file.as_mut() {
+            rebase(p, base);
+        }
+        self.tls.resolve(base);
+        for c in &mut self.clients {
+            rebase(&mut c.public_key_file, base);
+        }
+    }
+}
+
+impl Resolve for CoordinatorConfig {
+    fn resolve(&mut self, base: &Path) {
+        rebase(&mut self.store, base);
+        self.tls.resolve(base);
+        for c in &mut self.clients {
+            rebase(&mut c.public_key_file, base);
+        }
+    }
+}
+
+impl TlsSection {
+    /// As the transport wants it.
+    pub fn files(&self) -> TlsFiles {
+        TlsFiles {
+            ca: self.ca.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+impl TokensSection {
+    /// As the verifier wants it.
+    pub fn policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            max_lifetime_secs: self.max_lifetime_secs,
+            clock_skew_secs: self.clock_skew_secs,
+        }
+    }
+}
+
+/// Loads the clients' public keys into a registry.
+pub fn clients(path: &Path, sections: &[ClientSection]) -> Result<ClientRegistry, ConfigError> {
+    let mut list = Vec::with_capacity(sections.len());
+    for c in sections {
+        let id: ClientId =
+            c.id.parse()
+                .map_err(|e| err(path, format!("client `{}`: {e}", c.id)))?;
+        let role: Role = c
+            .role
+            .parse()
+            .map_err(|e| err(path, format!("client `{}`: {e}", c.id)))?;
+        let pem = std::fs::read_to_string(&c.public_key_file).map_err(|e| {
+            err(
+                path,
+                format!("client `{}`: `{}`: {e}", c.id, c.public_key_file.display()),
+            )
+        })?;
+        let key = ClientPublicKey::from_spki_pem(&pem)
+            .map_err(|e| err(path, format!("client `{}`: {e}", c.id)))?;
+        list.push(Client { id, role, key });
+    }
+    ClientRegistry::new(list).map_err(|e| err(path, e.to_string()))
+}
+
+/// The threshold and party set of a cluster section.
+pub fn cluster(
+    path: &Path,
+    c: &ClusterSection,
+) -> Result<(Threshold, BTreeSet<PartyId>), ConfigError> {
+    let n = u16::try_from(c.parties.len()).map_err(|_| err(path, "too many parties"))?;
+    let threshold = Threshold::new(c.threshold, n).map_err(|e| err(path, e.to_string()))?;
+    let mut parties = BTreeSet::new();
+    for p in &c.parties {
+        let party = PartyId::new(*p).map_err(|e| err(path, e.to_string()))?;
+        if !parties.insert(party) {
+            return Err(err(path, format!("party {p} is listed twice")));
+        }
+    }
+    Ok((threshold, parties))
+}

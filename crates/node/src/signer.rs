@@ -1,0 +1,283 @@
+//! The signer daemon: one [`SignerNode`] behind mutual TLS, answering the coordinator's
+//! versioned messages.
+//!
+//! Only peers whose certificate names one of the configured coordinators are served. Every
+//! message is decoded strictly ([`tessera_wire::decode_request`]); the node is driven from a
+//! blocking thread, one message at a time, since each step may fsync.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
+use tessera_crypto::{GroupKey, SecretBytes, SigningPackage};
+use tessera_net::rpc::Peer;
+use tessera_signer::{Progress, Rules, Signer, SignerError, SignerNode};
+use tessera_types::{PartyId, Threshold};
+use tessera_vault::KdfParams;
+use tessera_wire::{Reply, Request, SessionSpec, WireError, WireProgress};
+
+use crate::config::{self, Kdf, SignerConfig};
+use crate::{NodeError, unix_now};
+
+/// Runs a signer until `shutdown` resolves.
+pub async fn run(config_path: &Path, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let cfg: SignerConfig = config::load(config_path)?;
+    let hardening = tessera_crypto::harden_process();
+    for (what, r) in [
+        ("non-dumpable", &hardening.non_dumpable),
+        ("no core files", &hardening.no_core_files),
+        ("memory locked", &hardening.memory_locked),
+    ] {
+        if let Err(e) = r {
+            tracing::warn!(protection = what, reason = %e, "process hardening refused");
+        }
+    }
+    let node = open_node(config_path, &cfg)?;
+    let party = node.party();
+    let node = Arc::new(Mutex::new(node));
+    let tls = tessera_net::tls::server_config(&cfg.tls.files())?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| NodeError::new("listen_failed", format!("{}: {e}", cfg.listen)))?;
+    if let Some(pid) = &cfg.pid_file {
+        crate::write_pid(pid)?;
+    }
+    tracing::info!(%party, listen = %cfg.listen, "signer ready");
+    let allowed: Arc<BTreeSet<String>> = Arc::new(cfg.coordinators.iter().cloned().collect());
+    let handler = move |peer: Peer, body: bytes::Bytes| {
+        let node = Arc::clone(&node);
+        let allowed = Arc::clone(&allowed);
+        async move {
+            let reply = if allowed.contains(&peer.name) {
+                tokio::task::spawn_blocking(move || handle_bytes(&node, &body))
+                    .await
+                    .unwrap_or_else(|e| Err(WireError::new("internal", format!("task: {e}"))))
+            } else {
+                tracing::warn!(peer = %peer.name, "refused a node that is not a configured coordinator");
+                Err(WireError::new(
+                    "unauthorized_peer",
+                    format!("node `{}` may not call this signer", peer.name),
+                ))
+            };
+            tessera_wire::encode_reply(&reply)
+        }
+    };
+    tessera_net::rpc::serve(listener, tls, handler, shutdown).await?;
+    tracing::info!(%party, "signer stopped");
+    Ok(())
+}
+
+fn open_node(config_path: &Path, cfg: &SignerConfig) -> Result<SignerNode, NodeError> {
+    let party =
+        PartyId::new(cfg.party).map_err(|e| NodeError::new("bad_config", format!("party: {e}")))?;
+    let mut pass = std::fs::read(&cfg.passphrase_file).map_err(|e| {
+        NodeError::new(
+            "bad_config",
+            format!("passphrase file `{}`: {e}", cfg.passphrase_file.display()),
+        )
+    })?;
+    if pass.last() == Some(&b'\n') {
+        pass.pop();
+    }
+    let passphrase = SecretBytes::new(pass);
+    let signer = match Signer::open(&cfg.store, &passphrase) {
+        Ok(s) => s,
+        Err(SignerError::NotInitialised) => {
+            let params = match cfg.kdf {
+                Kdf::Argon2id => KdfParams::DEFAULT,
+                Kdf::InsecureFast => KdfParams::INSECURE_FAST_FOR_TESTS,
+            };
+            Signer::create(&cfg.store, party, &passphrase, params)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if signer.party() != party {
+        return Err(NodeError::new(
+            "bad_config",
+            format!(
+                "the store belongs to {}, the configuration says {party}",
+                signer.party()
+            ),
+        ));
+    }
+    let (threshold, parties) = config::cluster(config_path, &cfg.cluster)?;
+    let rules = Rules {
+        clients: config::clients(config_path, &cfg.clients)?,
+        threshold,
+        parties,
+        tokens: cfg.tokens.policy(),
+        max_sign_rounds: cfg.max_sign_rounds,
+    };
+    Ok(SignerNode::new(signer, rules))
+}
+
+fn handle_bytes(node: &Mutex<SignerNode>, body: &[u8]) -> Result<Reply, WireError> {
+    let req = tessera_wire::decode_request(body)?;
+    let op = req.op();
+    let mut node = node
+        .lock()
+        .map_err(|_| WireError::new("internal", "signer state is unavailable"))?;
+    let result = handle(&mut node, req);
+    if let Err(e) = &result {
+        tracing::info!(op, code = %e.code, message = %e.message, "refused");
+    }
+    result
+}
+
+/// Carries out one message.
+pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
+    match req {
+        Request::Status => Ok(Reply::Status {
+            party: node.party().get(),
+            boot: node.boot(),
+            keys: node.key_ids().map_err(signer_err)?,
+        }),
+        Request::Register {
+            token,
+            method,
+            path,
+            body_hex,
+        } => {
+            let body = unhex(&body_hex, "body")?;
+            let r = node
+                .register(&token, &method, &path, &body, unix_now())
+                .map_err(signer_err)?;
+            Ok(Reply::Registered {
+                request_id: r.request_id,
+                kind: r.intent.kind().to_owned(),
+                wallet: r.intent.wallet().clone(),
+            })
+        }
+        Request::DkgStart {
+            request_id,
+            session,
+        } => {
+            let key_id = session.key_id.clone();
+            let session = session_from(&session)?;
+            let p = node
+                .dkg_start(&request_id, session, &key_id)
+                .map_err(signer_err)?;
+            progress_reply(p)
+        }
+        Request::DkgAdvance { key_id, inbox } => {
+            let mut msgs = BTreeMap::new();
+            for (from, hex) in inbox {
+                msgs.insert(party(from)?, unhex(&hex, "message")?);
+            }
+            let p = node
+                .dkg_advance(&key_id, &Inbox(msgs))
+                .map_err(signer_err)?;
+            progress_reply(p)
+        }
+        Request::Activate {
+            key_id,
+            group_key_hex,
+        } => {
+            let group =
+                GroupKey::from_bytes(&unhex(&group_key_hex, "group key")?).map_err(crypto_err)?;
+            node.activate(&key_id, &group).map_err(signer_err)?;
+            Ok(Reply::Done)
+        }
+        Request::Abort { key_id } => {
+            node.abort(&key_id).map_err(signer_err)?;
+            Ok(Reply::Done)
+        }
+        Request::Commit { key_id, count } => {
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            let cs = node.commit(&key_id, count).map_err(signer_err)?;
+            let mut commitments_hex = Vec::with_capacity(cs.len());
+            for c in cs {
+                commitments_hex.push(hex::encode(c.to_bytes().map_err(crypto_err)?));
+            }
+            Ok(Reply::Commitments {
+                boot: node.boot(),
+                commitments_hex,
+            })
+        }
+        Request::Sign {
+            request_id,
+            key_id,
+            package_hex,
+        } => {
+            let package =
+                SigningPackage::from_bytes(&unhex(&package_hex, "package")?).map_err(crypto_err)?;
+            let share = node
+                .sign(&request_id, &key_id, &package)
+                .map_err(signer_err)?;
+            Ok(Reply::Share {
+                share_hex: hex::encode(share.to_bytes()),
+            })
+        }
+        Request::Complete {
+            request_id,
+            signature_hex,
+        } => {
+            let sig = unhex(&signature_hex, "signature")?;
+            node.complete(&request_id, &sig).map_err(signer_err)?;
+            Ok(Reply::Done)
+        }
+        Request::GroupKey { key_id } => {
+            let g = node.group_key(&key_id).map_err(signer_err)?;
+            Ok(Reply::GroupKey {
+                group_key_hex: hex::encode(g.to_bytes().map_err(crypto_err)?),
+            })
+        }
+    }
+}
+
+fn progress_reply(p: Progress) -> Result<Reply, WireError> {
+    let progress = match p {
+        Progress::Send(Outbox(out)) => WireProgress::Send {
+            outbox: out
+                .into_iter()
+                .map(|(to, m)| (to.get(), hex::encode(m)))
+                .collect(),
+        },
+        Progress::Done(g) => WireProgress::Done {
+            group_key_hex: hex::encode(g.to_bytes().map_err(crypto_err)?),
+        },
+    };
+    Ok(Reply::Progress { progress })
+}
+
+fn session_from(s: &SessionSpec) -> Result<Session, WireError> {
+    let id: [u8; 16] = unhex(&s.session_id_hex, "session id")?
+        .try_into()
+        .map_err(|_| WireError::new("malformed_message", "a session id is 16 bytes"))?;
+    let n = u16::try_from(s.parties.len())
+        .map_err(|_| WireError::new("malformed_message", "too many parties"))?;
+    let threshold =
+        Threshold::new(s.t, n).map_err(|e| WireError::new("malformed_message", e.to_string()))?;
+    let mut parties = BTreeSet::new();
+    for p in &s.parties {
+        parties.insert(party(*p)?);
+    }
+    Session::new(SessionId(id), s.scheme, threshold, parties, party(s.party)?).map_err(crypto_err)
+}
+
+fn party(p: u16) -> Result<PartyId, WireError> {
+    PartyId::new(p).map_err(|e| WireError::new("malformed_message", e.to_string()))
+}
+
+fn unhex(s: &str, what: &str) -> Result<Vec<u8>, WireError> {
+    hex::decode(s).map_err(|_| WireError::new("malformed_message", format!("{what} is not hex")))
+}
+
+fn crypto_err(e: tessera_crypto::CryptoError) -> WireError {
+    signer_err(SignerError::Crypto(e))
+}
+
+/// A signer error as it travels: stable code, message, blamed parties.
+pub fn signer_err(e: SignerError) -> WireError {
+    let culprits = match &e {
+        SignerError::Crypto(c) => c.culprits.iter().map(|p| p.get()).collect(),
+        _ => Vec::new(),
+    };
+    WireError {
+        code: e.code().to_owned(),
+        message: e.to_string(),
+        culprits,
+    }
+}
