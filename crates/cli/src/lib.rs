@@ -1,14 +1,20 @@
 //! The `tessera` command line.
 //!
-//! Today one subcommand, `tessera demo`: distributed key generation, signing and proactive
-//! refresh across real signers, each with its own SQLite store and passphrase vault, driven in
-//! one process by the coordinator. The `tessera dev` loopback cluster comes next.
+//! - `tessera dev`: the whole service on one machine (coordinator in this process, each signer
+//!   a child process, loopback mutual TLS), credentials in its data directory.
+//! - `tessera signer --config FILE`, `tessera coordinator --config FILE`: the daemons.
+//! - `tessera wallet ...`, `tessera sign ...`, `tessera request ...`: the API client, signing
+//!   each request with a client key.
+//! - `tessera demo`: key generation, signing and refresh in one process, without the network.
 //!
 //! Arguments are read by clap, then checked through the domain types ([`Scheme`],
 //! [`tessera_types::Threshold`]); every failure ends as one line, `error: ...`, and a non-zero
 //! exit code.
 
+mod client;
+mod daemon;
 mod demo;
+mod dev;
 mod error;
 mod verify;
 
@@ -21,6 +27,7 @@ use clap::{Args, Parser, Subcommand};
 use tessera_types::Scheme;
 
 pub use demo::{DemoOptions, SchemeChoice};
+pub use dev::{DevClient, DevJson, DevOptions};
 pub use error::CliError;
 pub use verify::independent_verify;
 
@@ -44,8 +51,89 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a 2-of-3 cluster on this machine: coordinator here, each signer a child process
+    Dev(DevArgs),
+    /// Run a signer node
+    Signer(SignerArgs),
+    /// Run the coordinator and its HTTP API
+    Coordinator(CoordinatorArgs),
+    /// Create, list and show wallets through the API
+    Wallet(WalletArgs),
+    /// Sign a payload with a wallet through the API
+    Sign(SignCmdArgs),
+    /// Show requests through the API
+    Request(RequestArgs),
     /// Generate a key by DKG across real signer stores, sign, verify, refresh, sign again
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct WalletArgs {
+    #[command(flatten)]
+    conn: client::Connection,
+    #[command(subcommand)]
+    cmd: client::WalletCommand,
+}
+
+#[derive(Debug, Args)]
+struct SignCmdArgs {
+    #[command(flatten)]
+    conn: client::Connection,
+    #[command(flatten)]
+    args: client::SignArgs,
+}
+
+#[derive(Debug, Args)]
+struct RequestArgs {
+    #[command(flatten)]
+    conn: client::Connection,
+    #[command(subcommand)]
+    cmd: client::RequestCommand,
+}
+
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// Data directory: stores, credentials, logs; reused on the next start
+    #[arg(long, value_name = "DIR", default_value = "./tessera-dev")]
+    data_dir: PathBuf,
+    /// Address of the HTTP API; signers listen on the next ports
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8700")]
+    listen: std::net::SocketAddr,
+    /// Signers needed per signature
+    #[arg(long, default_value_t = 2, hide = true)]
+    threshold: u16,
+    /// Signers
+    #[arg(long, default_value_t = 3, hide = true)]
+    signers: u16,
+    /// Minimal Argon2id costs for new vaults: fast, and insecure for real shares
+    #[arg(long, hide = true)]
+    fast_kdf: bool,
+    /// Logs as JSON lines
+    #[arg(long)]
+    log_json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SignerArgs {
+    /// The signer's TOML configuration
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Stop when process PID is no longer this process's parent (used by `tessera dev`)
+    #[arg(long, value_name = "PID", hide = true)]
+    exit_with_parent: Option<u32>,
+    /// Logs as JSON lines
+    #[arg(long)]
+    log_json: bool,
+}
+
+#[derive(Debug, Args)]
+struct CoordinatorArgs {
+    /// The coordinator's TOML configuration
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Logs as JSON lines
+    #[arg(long)]
+    log_json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -95,7 +183,30 @@ where
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
+    let mut out = std::io::stdout().lock();
     let result = match cli.command {
+        Command::Dev(a) => {
+            daemon::init_logging(a.log_json);
+            let options = DevOptions {
+                data_dir: a.data_dir,
+                listen: a.listen,
+                threshold: a.threshold,
+                signers: a.signers,
+                fast_kdf: a.fast_kdf,
+            };
+            dev::run(&options, &mut out)
+        }
+        Command::Signer(a) => {
+            daemon::init_logging(a.log_json);
+            daemon::run_signer(&a.config, a.exit_with_parent)
+        }
+        Command::Coordinator(a) => {
+            daemon::init_logging(a.log_json);
+            daemon::run_coordinator(&a.config)
+        }
+        Command::Wallet(a) => client::run_wallet(&a.conn, a.cmd, &mut out),
+        Command::Sign(a) => client::run_sign(&a.conn, a.args, &mut out),
+        Command::Request(a) => client::run_request(&a.conn, a.cmd, &mut out),
         Command::Demo(a) => {
             let options = DemoOptions {
                 scheme: a.scheme,
@@ -105,7 +216,7 @@ where
                 message: a.message,
                 fast_kdf: a.fast_kdf,
             };
-            demo::run(&options, &mut std::io::stdout().lock())
+            demo::run(&options, &mut out)
         }
     };
     match result {
@@ -167,7 +278,9 @@ mod tests {
     #[test]
     fn defaults_are_two_of_three_all_schemes() {
         let cli = Cli::try_parse_from(["tessera", "demo"]).unwrap();
-        let Command::Demo(a) = cli.command;
+        let Command::Demo(a) = cli.command else {
+            panic!("parsed another command");
+        };
         assert_eq!(a.scheme, SchemeChoice::All);
         assert_eq!((a.threshold, a.signers), (2, 3));
         assert!(a.data_dir.is_none());

@@ -9,7 +9,7 @@ use tessera_crypto::{Commitment, GroupKey, SignatureShare, SigningPackage};
 use tessera_net::rpc::RpcClient;
 use tessera_signer::Progress;
 use tessera_types::{KeyId, PartyId};
-use tessera_wire::{Reply, Request, SessionSpec, WireError, WireProgress};
+use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireError, WireProgress};
 
 /// One signer, reached over the network.
 #[derive(Debug, Clone)]
@@ -200,10 +200,13 @@ impl KeygenLink {
         match progress {
             WireProgress::Send { outbox } => {
                 let mut out = BTreeMap::new();
-                for (to, h) in outbox {
-                    let to = PartyId::new(to).map_err(|_| self.remote.bad("recipient"))?;
-                    let m = hex::decode(&h).map_err(|_| self.remote.bad("message"))?;
-                    out.insert(to, m);
+                for m in outbox {
+                    let to = PartyId::new(m.party).map_err(|_| self.remote.bad("recipient"))?;
+                    let payload =
+                        hex::decode(&m.payload_hex).map_err(|_| self.remote.bad("message"))?;
+                    if out.insert(to, payload).is_some() {
+                        return Err(self.remote.bad("outbox with two messages for one party"));
+                    }
                 }
                 Ok(Progress::Send(Outbox(out)))
             }
@@ -257,7 +260,10 @@ impl SignerLink for KeygenLink {
         let inbox = inbox
             .0
             .iter()
-            .map(|(from, m)| (from.get(), hex::encode(m)))
+            .map(|(from, m)| PartyMessage {
+                party: from.get(),
+                payload_hex: hex::encode(m),
+            })
             .collect();
         let reply = self.call(&Request::DkgAdvance {
             key_id: key_id.clone(),

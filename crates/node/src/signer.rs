@@ -16,7 +16,7 @@ use tessera_net::rpc::Peer;
 use tessera_signer::{Progress, Rules, Signer, SignerError, SignerNode};
 use tessera_types::{PartyId, Threshold};
 use tessera_vault::KdfParams;
-use tessera_wire::{Reply, Request, SessionSpec, WireError, WireProgress};
+use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireError, WireProgress};
 
 use crate::config::{self, Kdf, SignerConfig};
 use crate::{NodeError, unix_now};
@@ -163,8 +163,16 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
         }
         Request::DkgAdvance { key_id, inbox } => {
             let mut msgs = BTreeMap::new();
-            for (from, hex) in inbox {
-                msgs.insert(party(from)?, unhex(&hex, "message")?);
+            for m in inbox {
+                if msgs
+                    .insert(party(m.party)?, unhex(&m.payload_hex, "message")?)
+                    .is_some()
+                {
+                    return Err(WireError::new(
+                        "malformed_message",
+                        "two messages from one party",
+                    ));
+                }
             }
             let p = node
                 .dkg_advance(&key_id, &Inbox(msgs))
@@ -232,7 +240,10 @@ fn progress_reply(p: Progress) -> Result<Reply, WireError> {
         Progress::Send(Outbox(out)) => WireProgress::Send {
             outbox: out
                 .into_iter()
-                .map(|(to, m)| (to.get(), hex::encode(m)))
+                .map(|(to, m)| PartyMessage {
+                    party: to.get(),
+                    payload_hex: hex::encode(m),
+                })
                 .collect(),
         },
         Progress::Done(g) => WireProgress::Done {

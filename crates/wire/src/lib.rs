@@ -10,6 +10,6 @@ mod msg;
 
 pub use api::{CreateWallet, Intent, IntentError, MAX_PAYLOAD, SignRequest, wallet_id_for};
 pub use msg::{
-    Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, decode_reply,
+    PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, decode_reply,
     decode_request, encode_reply, encode_request,
 };

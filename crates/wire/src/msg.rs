@@ -6,8 +6,6 @@
 //! version is refused with `unsupported_wire_version` before anything else is read, so a node
 //! never half-understands a peer from another release.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use tessera_types::{KeyId, Scheme};
 
@@ -43,8 +41,8 @@ pub enum Request {
     DkgAdvance {
         /// The key.
         key_id: KeyId,
-        /// Messages from the other parties, by party, hex.
-        inbox: BTreeMap<u16, String>,
+        /// Messages from the other parties.
+        inbox: Vec<PartyMessage>,
     },
     /// Activate a finished key generation.
     Activate {
@@ -125,14 +123,25 @@ pub struct SessionSpec {
     pub party: u16,
 }
 
+/// A protocol message to or from one party. (A list rather than a map keyed by party: JSON
+/// object keys are strings, and tagged enums cannot read them back as numbers.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartyMessage {
+    /// The sender (in an inbox) or the recipient (in an outbox).
+    pub party: u16,
+    /// The payload, hex.
+    pub payload_hex: String,
+}
+
 /// How a key generation step went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WireProgress {
     /// Relay these messages, by recipient, hex.
     Send {
-        /// The messages.
-        outbox: BTreeMap<u16, String>,
+        /// The messages, one per recipient.
+        outbox: Vec<PartyMessage>,
     },
     /// Finished with this group key (stored pending), hex.
     Done {
@@ -352,6 +361,28 @@ mod tests {
             decode_reply(&encode_reply(&Err(err.clone()))).unwrap_err(),
             err
         );
+    }
+
+    #[test]
+    fn key_generation_messages_round_trip_inside_tagged_enums() {
+        let msgs = vec![PartyMessage {
+            party: 2,
+            payload_hex: "ab".into(),
+        }];
+        let reply = Reply::Progress {
+            progress: WireProgress::Send {
+                outbox: msgs.clone(),
+            },
+        };
+        assert_eq!(
+            decode_reply(&encode_reply(&Ok(reply.clone()))).unwrap(),
+            reply
+        );
+        let req = Request::DkgAdvance {
+            key_id: KeyId::new("w-1").unwrap(),
+            inbox: msgs,
+        };
+        assert_eq!(decode_request(&encode_request(&req)).unwrap(), req);
     }
 
     #[test]

@@ -93,13 +93,13 @@ fn execute(
     };
     // The signers, and their open stores, are gone when `demo` returns.
     let result = demo(options, threshold, &dir, out);
-    if let Some(temp) = temp {
-        if let Err(e) = temp.close() {
-            eprintln!(
-                "warning: cannot remove the temporary data dir `{}`: {e}",
-                dir.display()
-            );
-        }
+    if let Some(temp) = temp
+        && let Err(e) = temp.close()
+    {
+        eprintln!(
+            "warning: cannot remove the temporary data dir `{}`: {e}",
+            dir.display()
+        );
     }
     result
 }

@@ -1,0 +1,227 @@
+//! Shared by the multi-process tests: starting `tessera dev` or single daemons, signing
+//! requests with an independent JWT library (`jsonwebtoken`, not the project's own helper), and
+//! plain HTTP with `ureq`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    dead_code,
+    reason = "test code: a failed unwrap is a failed test; each test file uses part of this"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub const TESSERA: &str = env!("CARGO_BIN_EXE_tessera");
+
+pub fn now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// A running `tessera dev`.
+pub struct Dev {
+    pub dir: PathBuf,
+    pub child: Child,
+    pub api: String,
+    pub dev_json: Value,
+}
+
+impl Dev {
+    /// Starts `tessera dev` on free ports with fast vault keys, and waits until it is ready.
+    pub fn start(dir: &Path, extra: &[&str]) -> Dev {
+        let mut child = Command::new(TESSERA)
+            .args(["dev", "--listen", "127.0.0.1:0", "--fast-kdf", "--data-dir"])
+            .arg(dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "tessera dev did not become ready"
+            );
+            let line = lines
+                .next()
+                .expect("tessera dev exited before it was ready")
+                .unwrap();
+            if line.contains("API at") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let dev_json: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("dev.json")).unwrap()).unwrap();
+        let api = dev_json["api_url"].as_str().unwrap().to_owned();
+        Dev {
+            dir: dir.to_owned(),
+            child,
+            api,
+            dev_json,
+        }
+    }
+
+    /// The PEM key file of client `id`, from `dev.json`.
+    pub fn key(&self, id: &str) -> Vec<u8> {
+        let c = self.dev_json["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no client {id} in dev.json"));
+        std::fs::read(c["key_file"].as_str().unwrap()).unwrap()
+    }
+
+    /// Sends a request signed by client `id`.
+    pub fn call(&self, id: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        let token = token(&self.key(id), id, method, path, &body, now());
+        send(&self.api, method, path, Some(&token), &body)
+    }
+
+    /// The process id of signer `n`, from its pid file.
+    pub fn signer_pid(&self, n: u16) -> i32 {
+        let text =
+            std::fs::read_to_string(self.dir.join(format!("signer-{n}")).join("pid")).unwrap();
+        text.trim().parse().unwrap()
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        signal(self.child.id(), libc_sigterm());
+        wait_timeout(&mut self.child, Duration::from_secs(30))
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn libc_sigterm() -> i32 {
+    15
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pid}");
+}
+
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process did not exit in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A client token made with `jsonwebtoken`, exactly as the contract describes.
+pub fn token(pem: &[u8], sub: &str, method: &str, path: &str, body: &[u8], iat: i64) -> String {
+    token_with(pem, sub, method, path, body, iat, iat + 60, &random_jti())
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "every claim of the contract, spelled out"
+)]
+pub fn token_with(
+    pem: &[u8],
+    sub: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    iat: i64,
+    exp: i64,
+    jti: &str,
+) -> String {
+    let claims = json!({
+        "sub": sub,
+        "iat": iat,
+        "exp": exp,
+        "jti": jti,
+        "method": method,
+        "path": path,
+        "body_sha256": hex::encode(Sha256::digest(body)),
+    });
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some("JWT".into());
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_pem(pem).unwrap()).unwrap()
+}
+
+pub fn random_jti() -> String {
+    use rand_core::RngCore;
+    let mut b = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Plain HTTP; any status is an answer.
+pub fn send(api: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let url = format!("{api}{path}");
+    let mut resp = match method {
+        "GET" => {
+            let mut r = agent.get(&url);
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            r.call().unwrap()
+        }
+        "POST" => {
+            let mut r = agent.post(&url).header("Content-Type", "application/json");
+            if let Some(t) = token {
+                r = r.header("Authorization", &format!("Bearer {t}"));
+            }
+            r.send(body).unwrap()
+        }
+        other => panic!("method {other}"),
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+/// Checks a signature with libraries independent of the FROST code that made it (ed25519-dalek,
+/// k256).
+pub fn verify_independently(scheme: &str, public_key_hex: &str, message: &[u8], sig_hex: &str) {
+    let scheme: tessera_types::Scheme = scheme.parse().unwrap();
+    let pk = hex::decode(public_key_hex).unwrap();
+    let sig = hex::decode(sig_hex).unwrap();
+    tessera_cli::independent_verify(scheme, &pk, message, &sig).unwrap();
+}
