@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use rand_core::{OsRng, RngCore};
 use tessera_coordinator::{LinkError, SessionError, SignerLink, generate_key};
 use tessera_crypto::{Commitment, GroupKey, Signature, SigningPackage};
 use tessera_types::{KeyId, PartyId, Scheme, Threshold};
@@ -130,6 +131,16 @@ impl Cluster {
             d.remove(&party);
         }
         self.metrics.set_up(party, true);
+    }
+
+    /// Names a signer whose share was bad: in the log, the metrics, and by trying it last for a
+    /// while.
+    fn blame(&self, party: PartyId, request_id: &str) {
+        tracing::warn!(%party, request_id, "signer sent a bad signature share");
+        self.metrics.bad_share(party);
+        if let Ok(mut d) = self.down.lock() {
+            d.insert(party, Instant::now());
+        }
     }
 
     fn recently_down(&self, party: PartyId) -> bool {
@@ -278,7 +289,9 @@ impl Cluster {
                 .copied()
                 .filter(|p| !excluded.contains(p))
                 .collect();
-            avail.sort_by_key(|p| (self.recently_down(*p), *p));
+            // Healthy signers first, in random order, so that load spreads and a lying signer
+            // cannot hide behind a fixed choice.
+            avail.sort_by_key(|p| (self.recently_down(*p), OsRng.next_u64()));
             if avail.len() < t {
                 break;
             }
@@ -325,6 +338,11 @@ impl Cluster {
                         } else {
                             excluded.insert(e.party);
                         }
+                        if e.culprits.contains(&e.party) {
+                            // It answered with something that is not a share at all.
+                            self.blame(e.party, request_id);
+                            culprits.push(e.party);
+                        }
                         last = Some(e.to_string());
                         failed = true;
                     }
@@ -343,8 +361,7 @@ impl Cluster {
                 }
                 Err(e) => {
                     for p in &e.culprits {
-                        tracing::warn!(party = %p, request_id, "signer sent a bad signature share");
-                        self.metrics.bad_share(*p);
+                        self.blame(*p, request_id);
                         excluded.insert(*p);
                         culprits.push(*p);
                     }

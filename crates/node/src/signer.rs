@@ -21,8 +21,21 @@ use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireError, WirePro
 use crate::config::{self, Kdf, SignerConfig};
 use crate::{NodeError, unix_now};
 
+/// Sees, and may change, every answer before it leaves: `(operation, answer)`. Fault injection
+/// for tests of Byzantine signers; the `tessera signer` command never sets one.
+pub type ReplyTamper = Arc<dyn Fn(&str, &mut Result<Reply, WireError>) + Send + Sync>;
+
 /// Runs a signer until `shutdown` resolves.
 pub async fn run(config_path: &Path, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    run_with(config_path, shutdown, None).await
+}
+
+/// [`run`], with answers passed through `tamper` (tests only).
+pub async fn run_with(
+    config_path: &Path,
+    shutdown: impl Future<Output = ()>,
+    tamper: Option<ReplyTamper>,
+) -> Result<(), NodeError> {
     let cfg: SignerConfig = config::load(config_path)?;
     let hardening = tessera_crypto::harden_process();
     for (what, r) in [
@@ -49,11 +62,18 @@ pub async fn run(config_path: &Path, shutdown: impl Future<Output = ()>) -> Resu
     let handler = move |peer: Peer, body: bytes::Bytes| {
         let node = Arc::clone(&node);
         let allowed = Arc::clone(&allowed);
+        let tamper = tamper.clone();
         async move {
             let reply = if allowed.contains(&peer.name) {
-                tokio::task::spawn_blocking(move || handle_bytes(&node, &body))
-                    .await
-                    .unwrap_or_else(|e| Err(WireError::new("internal", format!("task: {e}"))))
+                tokio::task::spawn_blocking(move || {
+                    let (op, mut reply) = handle_bytes(&node, &body);
+                    if let Some(t) = tamper {
+                        t(op, &mut reply);
+                    }
+                    reply
+                })
+                .await
+                .unwrap_or_else(|e| Err(WireError::new("internal", format!("task: {e}"))))
             } else {
                 tracing::warn!(peer = %peer.name, "refused a node that is not a configured coordinator");
                 Err(WireError::new(
@@ -113,17 +133,26 @@ fn open_node(config_path: &Path, cfg: &SignerConfig) -> Result<SignerNode, NodeE
     Ok(SignerNode::new(signer, rules))
 }
 
-fn handle_bytes(node: &Mutex<SignerNode>, body: &[u8]) -> Result<Reply, WireError> {
-    let req = tessera_wire::decode_request(body)?;
+fn handle_bytes(node: &Mutex<SignerNode>, body: &[u8]) -> (&'static str, Result<Reply, WireError>) {
+    let req = match tessera_wire::decode_request(body) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(code = %e.code, message = %e.message, "refused a message");
+            return ("undecodable", Err(e));
+        }
+    };
     let op = req.op();
-    let mut node = node
-        .lock()
-        .map_err(|_| WireError::new("internal", "signer state is unavailable"))?;
+    let Ok(mut node) = node.lock() else {
+        return (
+            op,
+            Err(WireError::new("internal", "signer state is unavailable")),
+        );
+    };
     let result = handle(&mut node, req);
     if let Err(e) = &result {
         tracing::info!(op, code = %e.code, message = %e.message, "refused");
     }
-    result
+    (op, result)
 }
 
 /// Carries out one message.

@@ -148,8 +148,8 @@ pub fn run_wallet(
     }
 }
 
-/// Runs `sign`, printing to `out`. When the idempotency key was generated, an error after the
-/// request may have been sent names it, so that a retry cannot sign twice.
+/// Runs `sign`, printing to `out`. When the idempotency key was generated and the outcome is
+/// unknown (no answer, or a 5xx), the error names the key, so that a retry cannot sign twice.
 pub fn run_sign(conn: &Connection, args: SignArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let payload_hex = args.payload_hex()?;
     let (idempotency_key, generated) = match args.idempotency_key {
@@ -163,22 +163,22 @@ pub fn run_sign(conn: &Connection, args: SignArgs, out: &mut dyn Write) -> Resul
     };
     let call = ApiCall::post_json(path, &body)?;
     let target = Target::resolve(conn, DEFAULT_CLIENT)?;
-    let reply = http::exchange(&target, &call);
-    reply
-        .and_then(|reply| {
-            render::finish(&reply, conn.json, out, |v, o| {
-                render::signature(v, &idempotency_key, o)
-            })
-        })
-        .map_err(|e| {
-            if generated {
-                CliError::new(format!(
-                    "{e}; to retry without signing twice, pass --idempotency-key {idempotency_key}"
-                ))
-            } else {
-                e
-            }
-        })
+    let retry_hint = |e: CliError| {
+        if generated {
+            CliError::new(format!(
+                "{e}; to retry without signing twice, pass --idempotency-key {idempotency_key}"
+            ))
+        } else {
+            e
+        }
+    };
+    let reply = http::exchange(&target, &call).map_err(retry_hint)?;
+    // Whether a 5xx signed anything is unknown; a 4xx was refused and a retry would be too.
+    let uncertain = reply.status.is_server_error();
+    render::finish(&reply, conn.json, out, |v, o| {
+        render::signature(v, &idempotency_key, o)
+    })
+    .map_err(|e| if uncertain { retry_hint(e) } else { e })
 }
 
 /// Runs a `request` subcommand, printing to `out`.

@@ -353,3 +353,24 @@ fn a_failed_sign_with_a_generated_key_names_the_key() {
         )
     );
 }
+
+#[test]
+fn a_refused_sign_does_not_suggest_a_retry() {
+    let (url, server) = serve_once(
+        400,
+        r#"{"error":{"code":"invalid_payload","message":"payload is too long"}}"#,
+    );
+    let (dir, _, _) = dev_dir(&url);
+    let args = SignArgs {
+        wallet: "w-1".into(),
+        payload_hex: Some("00".into()),
+        message: None,
+        idempotency_key: None,
+    };
+    let err = run_sign(&conn(dir.path(), false), args, &mut Vec::new()).unwrap_err();
+    server.join().unwrap();
+    assert_eq!(
+        err.message(),
+        "api error 400 invalid_payload: payload is too long"
+    );
+}

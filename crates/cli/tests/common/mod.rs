@@ -188,6 +188,17 @@ pub fn random_jti() -> String {
 
 /// Plain HTTP; any status is an answer.
 pub fn send(api: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+    try_send(api, method, path, token, body).unwrap()
+}
+
+/// Plain HTTP; `Err` when there is no answer at all (nothing listening, connection cut).
+pub fn try_send(
+    api: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> Result<(u16, Value), ureq::Error> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
@@ -200,21 +211,21 @@ pub fn send(api: &str, method: &str, path: &str, token: Option<&str>, body: &[u8
             if let Some(t) = token {
                 r = r.header("Authorization", &format!("Bearer {t}"));
             }
-            r.call().unwrap()
+            r.call()?
         }
         "POST" => {
             let mut r = agent.post(&url).header("Content-Type", "application/json");
             if let Some(t) = token {
                 r = r.header("Authorization", &format!("Bearer {t}"));
             }
-            r.send(body).unwrap()
+            r.send(body)?
         }
         other => panic!("method {other}"),
     };
     let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap();
+    let text = resp.body_mut().read_to_string()?;
     let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, value)
+    Ok((status, value))
 }
 
 /// Checks a signature with libraries independent of the FROST code that made it (ed25519-dalek,
@@ -224,4 +235,155 @@ pub fn verify_independently(scheme: &str, public_key_hex: &str, message: &[u8], 
     let pk = hex::decode(public_key_hex).unwrap();
     let sig = hex::decode(sig_hex).unwrap();
     tessera_cli::independent_verify(scheme, &pk, message, &sig).unwrap();
+}
+
+/// A cluster whose processes the test starts and kills itself (no supervisor): `tessera signer`
+/// and `tessera coordinator` from the configurations `tessera dev` wrote.
+pub struct Manual {
+    pub dir: PathBuf,
+    pub signers: Vec<Option<Child>>,
+    pub coordinator: Option<Child>,
+    pub api: String,
+    pub dev_json: Value,
+    pub coordinator_log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Manual {
+    /// Writes a cluster of `n` signers with threshold `t` under `dir` (by running `tessera dev`
+    /// once) and starts nothing.
+    pub fn prepare(dir: &Path, t: u16, n: u16) -> Manual {
+        let dev = Dev::start(
+            dir,
+            &["--threshold", &t.to_string(), "--signers", &n.to_string()],
+        );
+        let dev_json = dev.dev_json.clone();
+        assert!(dev.stop().success());
+        Manual {
+            dir: dir.to_owned(),
+            signers: (0..n).map(|_| None).collect(),
+            coordinator: None,
+            api: String::new(),
+            dev_json,
+            coordinator_log: Default::default(),
+        }
+    }
+
+    /// Starts signer `n`; a Byzantine one corrupts every signature share it sends.
+    pub fn start_signer(&mut self, n: u16, byzantine: bool) {
+        let config = self.dir.join(format!("signer-{n}/signer.toml"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("signer-{n}/signer.log")))
+            .unwrap();
+        let mut cmd = if byzantine {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_tessera-byzantine-signer"));
+            c.arg("--config").arg(&config);
+            c
+        } else {
+            let mut c = Command::new(TESSERA);
+            c.arg("signer").arg("--config").arg(&config);
+            c
+        };
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let addr = signer_addr(&self.dir, n);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "signer {n} did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        *self.signers.get_mut(usize::from(n - 1)).unwrap() = Some(child);
+    }
+
+    /// SIGKILLs signer `n`.
+    pub fn kill_signer(&mut self, n: u16) {
+        if let Some(mut c) = self.signers.get_mut(usize::from(n - 1)).unwrap().take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Starts the coordinator and waits for its API.
+    pub fn start_coordinator(&mut self) {
+        let mut child = Command::new(TESSERA)
+            .args(["coordinator", "--log-json", "--config"])
+            .arg(self.dir.join("coordinator.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::clone(&self.coordinator_log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && let Some(api) = v["fields"]["api"].as_str()
+                {
+                    let _ = tx.send(api.to_owned());
+                }
+                log.lock().unwrap().push(line);
+            }
+        });
+        self.api = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("coordinator did not report its API address");
+        self.coordinator = Some(child);
+    }
+
+    /// SIGKILLs the coordinator.
+    pub fn kill_coordinator(&mut self) {
+        if let Some(mut c) = self.coordinator.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// The PEM key file of client `id`.
+    pub fn key(&self, id: &str) -> Vec<u8> {
+        let c = self.dev_json["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        std::fs::read(c["key_file"].as_str().unwrap()).unwrap()
+    }
+
+    /// Sends a request signed by client `id`.
+    pub fn call(&self, id: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        let token = token(&self.key(id), id, method, path, &body, now());
+        send(&self.api, method, path, Some(&token), &body)
+    }
+}
+
+impl Drop for Manual {
+    fn drop(&mut self) {
+        for c in self.signers.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(c) = self.coordinator.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The address signer `n` listens on, from its configuration.
+pub fn signer_addr(dir: &Path, n: u16) -> std::net::SocketAddr {
+    let text = std::fs::read_to_string(dir.join(format!("signer-{n}/signer.toml"))).unwrap();
+    let line = text.lines().find(|l| l.starts_with("listen = ")).unwrap();
+    line.trim_start_matches("listen = ")
+        .trim_matches('"')
+        .parse()
+        .unwrap()
 }

@@ -1,0 +1,228 @@
+//! Faults on clusters of real `tessera` processes: a 3-of-5 cluster with two signers down, a
+//! signer that sends bad shares, and coordinator and signers SIGKILLed again and again under
+//! load.
+#![cfg(feature = "byzantine-test-signer")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{Manual, verify_independently};
+use rand_core::RngCore;
+use serde_json::{Value, json};
+
+fn create(c: &Manual, name: &str, scheme: &str) -> Value {
+    let (s, w) = c.call(
+        "admin-1",
+        "POST",
+        "/v1/wallets",
+        Some(&json!({"name": name, "scheme": scheme})),
+    );
+    assert_eq!(s, 201, "{w}");
+    w
+}
+
+fn payload_for(w: &Value, i: u64) -> Vec<u8> {
+    if w["scheme"] == "frost-secp256k1-tr" {
+        let mut p = [0u8; 32];
+        p[..8].copy_from_slice(&i.to_be_bytes());
+        p.to_vec()
+    } else {
+        format!("payment {i}").into_bytes()
+    }
+}
+
+fn sign(c: &Manual, w: &Value, payload: &[u8], key: &str) -> (u16, Value) {
+    c.call(
+        "trader",
+        "POST",
+        &format!("/v1/wallets/{}/sign", w["id"].as_str().unwrap()),
+        Some(&json!({"payload_hex": hex::encode(payload), "idempotency_key": key})),
+    )
+}
+
+fn check(w: &Value, payload: &[u8], r: &Value) {
+    verify_independently(
+        w["scheme"].as_str().unwrap(),
+        w["public_key"].as_str().unwrap(),
+        payload,
+        r["signature_hex"].as_str().unwrap(),
+    );
+}
+
+#[test]
+fn three_of_five_signs_both_schemes_with_two_signers_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Manual::prepare(tmp.path(), 3, 5);
+    for n in 1..=5 {
+        c.start_signer(n, false);
+    }
+    c.start_coordinator();
+    let wallets = [
+        create(&c, "ed", "frost-ed25519"),
+        create(&c, "tr", "frost-secp256k1-tr"),
+    ];
+    for w in &wallets {
+        assert_eq!(
+            (w["threshold"].as_u64(), w["signers"].as_u64()),
+            (Some(3), Some(5))
+        );
+    }
+    c.kill_signer(2);
+    c.kill_signer(5);
+    for (i, w) in wallets.iter().enumerate() {
+        for j in 0..3u64 {
+            let p = payload_for(w, j);
+            let (s, r) = sign(&c, w, &p, &format!("k-{i}-{j}"));
+            assert_eq!(s, 200, "{r}");
+            check(w, &p, &r);
+        }
+    }
+    // A third signer down: no quorum, and the answer says so.
+    c.kill_signer(1);
+    let (s, r) = sign(&c, &wallets[0], b"too few", "k-few");
+    assert_eq!(s, 503, "{r}");
+    assert_eq!(r["error"]["code"], "signers_unavailable");
+}
+
+#[test]
+fn a_signer_that_sends_bad_shares_is_named_and_routed_around() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Manual::prepare(tmp.path(), 2, 3);
+    c.start_signer(1, false);
+    c.start_signer(2, false);
+    c.start_signer(3, true);
+    c.start_coordinator();
+    let w = create(&c, "ed", "frost-ed25519");
+    // Quorums are drawn at random, so the liar is picked sooner or later; every request still
+    // succeeds, by retrying without it.
+    for i in 0..12u64 {
+        let p = payload_for(&w, i);
+        let (s, r) = sign(&c, &w, &p, &format!("k-{i}"));
+        assert_eq!(s, 200, "{r}");
+        check(&w, &p, &r);
+    }
+    let (_, metrics) = common::send(&c.api, "GET", "/metrics", None, b"");
+    let metrics = metrics.as_str().unwrap().to_owned();
+    assert!(
+        metrics.contains("tessera_bad_signature_shares_total{party=\"3\"}"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("tessera_bad_signature_shares_total{party=\"1\"}"));
+    assert!(!metrics.contains("tessera_bad_signature_shares_total{party=\"2\"}"));
+    let logged = c
+        .coordinator_log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("signer sent a bad signature share") && l.contains("party 3"));
+    assert!(logged, "the coordinator's log names the liar");
+
+    // With an honest signer down, only the liar is left to pair with: the request fails, and
+    // the error names it.
+    c.kill_signer(1);
+    let (s, r) = sign(&c, &w, b"no honest quorum", "k-last");
+    assert_eq!(s, 502, "{r}");
+    assert_eq!(r["error"]["code"], "bad_signature_share");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("party 3"),
+        "{r}"
+    );
+}
+
+#[test]
+fn killing_any_node_at_random_loses_no_acknowledged_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Manual::prepare(tmp.path(), 2, 3);
+    for n in 1..=3 {
+        c.start_signer(n, false);
+    }
+    c.start_coordinator();
+    let w = create(&c, "ed", "frost-ed25519");
+    let mut acknowledged: BTreeMap<String, (String, Vec<u8>, String)> = BTreeMap::new();
+    let mut unanswered: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut rng = rand_core::OsRng;
+    let mut i = 0u64;
+    for _round in 0..6 {
+        // Requests from another thread while this one kills the coordinator at a random moment.
+        let api = c.api.clone();
+        let key = c.key("trader");
+        let wallet = w.clone();
+        let start = i;
+        let load = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            for j in start..start + 40 {
+                let p = payload_for(&wallet, j);
+                let idem = format!("k-{j}");
+                let path = format!("/v1/wallets/{}/sign", wallet["id"].as_str().unwrap());
+                let body = serde_json::to_vec(
+                    &json!({"payload_hex": hex::encode(&p), "idempotency_key": idem}),
+                )
+                .unwrap();
+                let token = common::token(&key, "trader", "POST", &path, &body, common::now());
+                let answer = common::try_send(&api, "POST", &path, Some(&token), &body);
+                let stop = answer.is_err();
+                out.push((idem, p, answer.ok()));
+                if stop {
+                    break;
+                }
+            }
+            out
+        });
+        // A signer dies at a random moment too; two of three still sign.
+        let victim = u16::try_from(_round % 3).unwrap() + 1;
+        std::thread::sleep(Duration::from_millis(rng.next_u64() % 80));
+        c.kill_signer(victim);
+        std::thread::sleep(Duration::from_millis(rng.next_u64() % 80));
+        c.kill_coordinator();
+        for (idem, p, answer) in load.join().unwrap() {
+            i += 1;
+            match answer {
+                Some((200, r)) => {
+                    check(&w, &p, &r);
+                    acknowledged.insert(
+                        r["request_id"].as_str().unwrap().to_owned(),
+                        (idem, p, r["signature_hex"].as_str().unwrap().to_owned()),
+                    );
+                }
+                _ => unanswered.push((idem, p)),
+            }
+        }
+        c.start_signer(victim, false);
+        c.start_coordinator();
+    }
+    eprintln!(
+        "{} requests acknowledged, {} cut off by 6 coordinator and 6 signer kills",
+        acknowledged.len(),
+        unanswered.len()
+    );
+    assert!(
+        acknowledged.len() >= 6,
+        "some requests were answered before each kill"
+    );
+    // Every acknowledged request is on record, signed, with the signature that was returned.
+    for (id, (idem, p, sig)) in &acknowledged {
+        let (s, r) = c.call("trader", "GET", &format!("/v1/requests/{id}"), None);
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(r["status"], "signed");
+        assert_eq!(r["signature_hex"].as_str(), Some(sig.as_str()));
+        // Asking again with the same key returns the same signature.
+        let (s, again) = sign(&c, &w, p, idem);
+        assert_eq!(s, 200, "{again}");
+        assert_eq!(again["signature_hex"].as_str(), Some(sig.as_str()));
+    }
+    // A request cut off by a kill is finished by retrying it with its idempotency key.
+    for (idem, p) in &unanswered {
+        let (s, r) = sign(&c, &w, p, idem);
+        assert_eq!(s, 200, "{idem}: {r}");
+        check(&w, p, &r);
+    }
+}
