@@ -33,17 +33,18 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// `tessera dev` started).
 pub(crate) fn run_signer(config: &Path, parent: Option<u32>) -> Result<(), CliError> {
     runtime()?.block_on(async {
+        let signal = tessera_node::shutdown_signal();
         let stop = async move {
             match parent {
                 Some(pid) => {
                     tokio::select! {
-                        _ = tessera_node::shutdown_signal() => {}
+                        _ = signal => {}
                         _ = parent_gone(pid) => {
                             tracing::warn!(parent = pid, "parent process is gone; stopping");
                         }
                     }
                 }
-                None => tessera_node::shutdown_signal().await,
+                None => signal.await,
             }
         };
         tessera_node::signer::run(config, stop)

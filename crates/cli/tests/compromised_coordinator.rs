@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{Manual, now, token, token_with};
@@ -19,8 +20,8 @@ use serde_json::json;
 use tessera_crypto::{Commitment, SigningPackage};
 use tessera_net::rpc::RpcClient;
 use tessera_net::tls::{TlsFiles, client_config};
-use tessera_types::KeyId;
-use tessera_wire::{Reply, Request, WireError};
+use tessera_types::{KeyId, Scheme};
+use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireError, WireProgress};
 
 struct Rogue {
     signers: Vec<RpcClient>,
@@ -344,6 +345,95 @@ async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
     assert_eq!(
         sibling.call(1, &Request::Status).await.unwrap_err().code,
         "unauthorized_peer"
+    );
+
+    // Key generation: the messages the coordinator relays are sealed between signers. It
+    // cannot read them (the session id it chose appears in no payload, though every plaintext
+    // message starts with it) and cannot pass one off as another's.
+    let create = serde_json::to_vec(&json!({"name": "dkg", "scheme": "frost-ed25519"})).unwrap();
+    let t = token(
+        &c.key("admin-1"),
+        "admin-1",
+        "POST",
+        "/v1/wallets",
+        &create,
+        now(),
+    );
+    let mut rid = String::new();
+    for n in 1..=3 {
+        rid = request_id(&rogue.register(n, &t, "/v1/wallets", &create).await);
+    }
+    let key = KeyId::new(&format!("w-{rid}")).unwrap();
+    let session_id = [0x5a_u8; 16];
+    let spec = |party: u16| SessionSpec {
+        key_id: key.clone(),
+        session_id_hex: hex::encode(session_id),
+        scheme: Scheme::FrostEd25519,
+        t: 2,
+        parties: vec![1, 2, 3],
+        party,
+    };
+    let mut outboxes = BTreeMap::new();
+    for n in 1..=3u16 {
+        let start = Request::DkgStart {
+            request_id: rid.clone(),
+            session: spec(n),
+        };
+        match rogue.call(usize::from(n), &start).await {
+            Ok(Reply::Progress {
+                progress: WireProgress::Send { outbox },
+            }) => {
+                outboxes.insert(n, outbox);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    for out in outboxes.values() {
+        for m in out {
+            let bytes = hex::decode(&m.payload_hex).unwrap();
+            assert!(
+                !bytes.windows(16).any(|w| w == session_id),
+                "a relayed message is in clear"
+            );
+        }
+    }
+    let pick = |from: u16, to: u16| {
+        outboxes[&from]
+            .iter()
+            .find(|m| m.party == to)
+            .unwrap()
+            .payload_hex
+            .clone()
+    };
+    let swapped = vec![
+        PartyMessage {
+            party: 2,
+            payload_hex: pick(2, 1),
+        },
+        PartyMessage {
+            party: 3,
+            payload_hex: pick(3, 2),
+        },
+    ];
+    let e = rogue
+        .call(
+            1,
+            &Request::DkgAdvance {
+                key_id: key.clone(),
+                inbox: swapped,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.culprits, vec![3], "{e:?}");
+    // One key generation per request.
+    let again = Request::DkgStart {
+        request_id: rid.clone(),
+        session: spec(2),
+    };
+    assert_eq!(
+        rogue.call(2, &again).await.unwrap_err().code,
+        "request_closed"
     );
 
     // A message from another protocol version is refused as such.

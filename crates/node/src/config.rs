@@ -39,6 +39,11 @@ pub struct SignerConfig {
     pub store: PathBuf,
     /// File holding the vault passphrase.
     pub passphrase_file: PathBuf,
+    /// File holding this signer's peer key (32 bytes, hex): key-generation messages to it are
+    /// sealed to this key, and its own are sealed with it.
+    pub peer_key_file: PathBuf,
+    /// The other signers' public peer keys.
+    pub peers: Vec<PeerSection>,
     /// Key-derivation cost for a new store: `argon2id` (default) or `insecure-fast` (tests).
     #[serde(default)]
     pub kdf: Kdf,
@@ -154,6 +159,16 @@ pub struct ClientSection {
     pub public_key_file: PathBuf,
 }
 
+/// Another signer's public peer key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSection {
+    /// Its party.
+    pub party: u16,
+    /// Its public peer key, 32 bytes hex.
+    pub public_key: String,
+}
+
 /// One signer, as the coordinator reaches it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +230,7 @@ impl Resolve for SignerConfig {
     fn resolve(&mut self, base: &Path) {
         rebase(&mut self.store, base);
         rebase(&mut self.passphrase_file, base);
+        rebase(&mut self.peer_key_file, base);
         if let Some(p) = self.pid_file.as_mut() {
             rebase(p, base);
         }

@@ -76,19 +76,22 @@ pub fn write_pid_id(path: &Path, pid: u32) -> Result<(), NodeError> {
         .map_err(|e| NodeError::new("io", format!("pid file `{}`: {e}", path.display())))
 }
 
-/// Resolves when the process gets SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+/// Resolves when the process gets SIGINT or SIGTERM. The handlers are installed when this is
+/// called (inside a Tokio runtime), not when the future is first polled, so a signal that arrives
+/// in between is not lost to the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::error!("cannot listen for signals; stop with SIGKILL");
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        let (Ok(mut int), Ok(mut term)) = (int, term) else {
+            tracing::error!("cannot listen for signals; stop with SIGKILL");
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
 use tessera_crypto::{GroupKey, SecretBytes, SigningPackage};
 use tessera_net::rpc::Peer;
+use tessera_signer::peer::PeerKeys;
 use tessera_signer::{Progress, Rules, Signer, SignerError, SignerNode};
 use tessera_types::{PartyId, Threshold};
 use tessera_vault::KdfParams;
@@ -123,14 +124,62 @@ fn open_node(config_path: &Path, cfg: &SignerConfig) -> Result<SignerNode, NodeE
         ));
     }
     let (threshold, parties) = config::cluster(config_path, &cfg.cluster)?;
+    let peers = peer_keys(party, cfg, &parties)?;
     let rules = Rules {
         clients: config::clients(config_path, &cfg.clients)?,
         threshold,
         parties,
         tokens: cfg.tokens.policy(),
         max_sign_rounds: cfg.max_sign_rounds,
+        peers,
     };
     Ok(SignerNode::new(signer, rules))
+}
+
+/// This signer's peer key, and a public peer key for every other party of the cluster.
+fn peer_keys(
+    party: PartyId,
+    cfg: &SignerConfig,
+    parties: &BTreeSet<PartyId>,
+) -> Result<PeerKeys, NodeError> {
+    let bad = |m: String| NodeError::new("bad_config", m);
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(&cfg.peer_key_file).map_err(|e| {
+            bad(format!(
+                "peer key file `{}`: {e}",
+                cfg.peer_key_file.display()
+            ))
+        })?);
+    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), &mut secret[..]).map_err(|_| {
+        bad(format!(
+            "peer key file `{}` must hold 32 bytes in hex",
+            cfg.peer_key_file.display()
+        ))
+    })?;
+    let mut publics = BTreeMap::new();
+    for p in &cfg.peers {
+        let mut pk = [0u8; 32];
+        hex::decode_to_slice(&p.public_key, &mut pk).map_err(|_| {
+            bad(format!(
+                "peer {}: public key must be 32 bytes in hex",
+                p.party
+            ))
+        })?;
+        let peer = PartyId::new(p.party).map_err(|e| bad(e.to_string()))?;
+        if peer == party || publics.insert(peer, pk).is_some() {
+            return Err(bad(format!(
+                "peer {} is this signer or listed twice",
+                p.party
+            )));
+        }
+    }
+    for p in parties {
+        if *p != party && !publics.contains_key(p) {
+            return Err(bad(format!("no peer key for {p}")));
+        }
+    }
+    PeerKeys::new(party, &secret, &publics).map_err(|e| bad(format!("peer keys: {e}")))
 }
 
 fn handle_bytes(node: &Mutex<SignerNode>, body: &[u8]) -> (&'static str, Result<Reply, WireError>) {

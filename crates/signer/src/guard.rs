@@ -8,15 +8,16 @@
 //! therefore gets from this node only what some client asked for, and never twice for one
 //! token.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tessera_auth::{ClientRegistry, RequestId, Role, TokenPolicy};
-use tessera_crypto::protocol::{Inbox, Session};
+use tessera_crypto::protocol::{Inbox, Outbox, Session};
 use tessera_crypto::{Commitment, GroupKey, SignatureShare, SigningPackage};
 use tessera_store::{Registration, RequestKind, RequestRecord};
 use tessera_types::{KeyId, PartyId, Threshold};
 use tessera_wire::Intent;
 
+use crate::peer::PeerKeys;
 use crate::{Progress, Signer, SignerError};
 
 /// What this node accepts, from its own configuration (never from the coordinator).
@@ -32,6 +33,9 @@ pub struct Rules {
     pub tokens: TokenPolicy,
     /// Signing rounds one request may open: the first, and retries without a faulty signer.
     pub max_sign_rounds: u32,
+    /// This signer's peer key and the other signers' public peer keys: key-generation messages
+    /// are sealed between signers, so the coordinator that relays them cannot read or forge them.
+    pub peers: PeerKeys,
 }
 
 /// A registered request, as [`SignerNode::register`] returns it.
@@ -213,12 +217,39 @@ impl SignerNode {
         self.signer
             .store_mut()
             .open_round(request_id, RequestKind::CreateWallet, key_id, 1)?;
-        self.signer.dkg_start(key_id, session)
+        let progress = self.signer.dkg_start(key_id, session)?;
+        self.seal(key_id, progress)
     }
 
-    /// Feeds a key generation round.
+    /// Feeds a key generation round: every message must open as sealed by its sender for this
+    /// signer, or the round fails naming the sender.
     pub fn dkg_advance(&mut self, key_id: &KeyId, inbox: &Inbox) -> Result<Progress, SignerError> {
-        self.signer.dkg_advance(key_id, inbox)
+        let mut opened = BTreeMap::new();
+        for (from, sealed) in &inbox.0 {
+            opened.insert(*from, self.rules.peers.open(key_id, *from, sealed)?);
+        }
+        let progress = match self.signer.dkg_advance(key_id, &Inbox(opened)) {
+            Ok(p) => p,
+            Err(e) => {
+                // A round that fails ends the session here; the coordinator aborts the others.
+                let _ = self.signer.abort_session(key_id);
+                return Err(e);
+            }
+        };
+        self.seal(key_id, progress)
+    }
+
+    fn seal(&self, key_id: &KeyId, progress: Progress) -> Result<Progress, SignerError> {
+        match progress {
+            Progress::Send(Outbox(out)) => {
+                let mut sealed = BTreeMap::new();
+                for (to, payload) in out {
+                    sealed.insert(to, self.rules.peers.seal(key_id, to, &payload)?);
+                }
+                Ok(Progress::Send(Outbox(sealed)))
+            }
+            done @ Progress::Done(_) => Ok(done),
+        }
     }
 
     /// Activates a finished key generation.

@@ -15,6 +15,7 @@
 mod error;
 mod guard;
 mod node;
+pub mod peer;
 
 pub use error::SignerError;
 pub use guard::{Registered, Rules, SignerNode};

@@ -42,11 +42,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(tessera_node::signer::run_with(
-        &config,
-        tessera_node::shutdown_signal(),
-        Some(tamper),
-    )) {
+    match runtime.block_on(async {
+        tessera_node::signer::run_with(&config, tessera_node::shutdown_signal(), Some(tamper)).await
+    }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -6,6 +6,7 @@
 //! DIR/clients/<id>.pem, .pub.pem    client keys (PKCS#8 private, 0600; SPKI public)
 //! DIR/signer-N/signer.toml          signer N's configuration
 //! DIR/signer-N/passphrase           its vault passphrase (0600)
+//! DIR/signer-N/peer.key             its peer key, sealing key-generation messages (0600)
 //! DIR/signer-N/signer.sqlite        its store
 //! DIR/signer-N/pid, signer.log      its process id and log
 //! DIR/coordinator.toml, .sqlite     the coordinator's configuration and store
@@ -153,11 +154,34 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
     } else {
         "argon2id"
     };
+    // Peer keys first: every signer's configuration lists the others' public keys.
+    let mut peer_publics = Vec::new();
+    for n in 1..=opts.signers {
+        let sdir = dir.join(format!("signer-{n}"));
+        fs::create_dir_all(&sdir).map_err(|e| io(&sdir, e))?;
+        let file = sdir.join("peer.key");
+        if !file.exists() {
+            let (secret, _) = tessera_signer::peer::generate_peer_key();
+            write_private(&file, hex::encode(secret).as_bytes())?;
+        }
+        let text = zeroize::Zeroizing::new(fs::read_to_string(&file).map_err(|e| io(&file, e))?);
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), &mut secret[..])
+            .map_err(|_| io(&file, "not 32 bytes of hex"))?;
+        let public = tessera_signer::peer::peer_public_key(&secret).map_err(|e| io(&file, e))?;
+        peer_publics.push((n, hex::encode(public)));
+    }
     let mut signers = Vec::new();
     let mut signer_toml = String::new();
     for n in 1..=opts.signers {
         let sdir = dir.join(format!("signer-{n}"));
-        fs::create_dir_all(&sdir).map_err(|e| io(&sdir, e))?;
+        let mut peers_toml = String::new();
+        for (p, public) in peer_publics.iter().filter(|(p, _)| *p != n) {
+            let _ = write!(
+                peers_toml,
+                "\n[[peers]]\nparty = {p}\npublic_key = \"{public}\"\n"
+            );
+        }
         let pass = sdir.join("passphrase");
         if !pass.exists() {
             let mut secret = [0u8; 32];
@@ -178,9 +202,11 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
         let text = format!(
             "# Written by `tessera dev`; rewritten at each start.\n\
              party = {n}\nlisten = \"{listen}\"\nstore = {store}\npassphrase_file = {pass}\n\
-             kdf = \"{kdf}\"\ncoordinators = [\"coordinator\"]\npid_file = {pid}\n\n\
+             kdf = \"{kdf}\"\ncoordinators = [\"coordinator\"]\npid_file = {pid}\n\
+             peer_key_file = {peer_key}\n\n\
              [tls]\nca = {ca}\ncert = {cert}\nkey = {key}\n\n\
-             [cluster]\nthreshold = {t}\nparties = [{parties}]\n{client_toml}",
+             [cluster]\nthreshold = {t}\nparties = [{parties}]\n{peers_toml}{client_toml}",
+            peer_key = q(&sdir.join("peer.key")),
             store = q(&sdir.join("signer.sqlite")),
             pass = q(&pass),
             pid = q(&sdir.join("pid")),

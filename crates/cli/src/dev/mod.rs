@@ -48,6 +48,7 @@ pub fn run(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliError> {
 }
 
 async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliError> {
+    let shutdown = tessera_node::shutdown_signal();
     let layout = layout::prepare(opts)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::new(format!("cannot find the tessera executable: {e}")))?;
@@ -79,7 +80,6 @@ async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliErro
     out.flush()?;
 
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let shutdown = tessera_node::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
