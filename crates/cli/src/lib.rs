@@ -19,6 +19,7 @@ mod error;
 mod verify;
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -57,6 +58,10 @@ enum Command {
     Signer(SignerArgs),
     /// Run the coordinator and its HTTP API
     Coordinator(CoordinatorArgs),
+    /// Create a development CA and a certificate for each node (kept if they exist)
+    DevPki(DevPkiArgs),
+    /// Create a signer's peer key (sealing key-generation messages) and print its public key
+    PeerKey(PeerKeyArgs),
     /// Create, list and show wallets through the API
     Wallet(WalletArgs),
     /// Sign a payload with a wallet through the API
@@ -65,6 +70,23 @@ enum Command {
     Request(RequestArgs),
     /// Generate a key by DKG across real signer stores, sign, verify, refresh, sign again
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct DevPkiArgs {
+    /// Directory for `ca.pem`, `ca.key` and `<node>.pem`, `<node>.key`
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Node names (certificate common names), e.g. coordinator signer-1 signer-2 signer-3
+    #[arg(required = true, value_name = "NODE")]
+    nodes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct PeerKeyArgs {
+    /// File for the secret key (created 0600; never overwritten)
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +226,22 @@ where
             daemon::init_logging(a.log_json);
             daemon::run_coordinator(&a.config)
         }
+        Command::DevPki(a) => {
+            let nodes: Vec<&str> = a.nodes.iter().map(String::as_str).collect();
+            tessera_net::pki::write_dev_pki(&a.dir, "tessera-dev-ca", &nodes)
+                .map_err(|e| CliError::new(format!("development certificates: {e}")))
+                .and_then(|()| {
+                    writeln!(
+                        out,
+                        "certificates for {} in {}",
+                        nodes.join(", "),
+                        a.dir.display()
+                    )
+                    .map_err(CliError::from)
+                })
+        }
+        Command::PeerKey(a) => dev::write_peer_key(&a.out)
+            .and_then(|public| writeln!(out, "public_key = \"{public}\"").map_err(CliError::from)),
         Command::Wallet(a) => client::run_wallet(&a.conn, a.cmd, &mut out),
         Command::Sign(a) => client::run_sign(&a.conn, a.args, &mut out),
         Command::Request(a) => client::run_request(&a.conn, a.cmd, &mut out),

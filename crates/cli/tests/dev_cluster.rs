@@ -219,3 +219,63 @@ fn dev_cluster_serves_the_contract_survives_a_dead_signer_and_restarts_intact() 
     signed(&dev, &tr, &[9u8; 32], "restart-tr-1");
     assert!(dev.stop().success());
 }
+
+#[test]
+fn the_cli_client_creates_a_wallet_signs_and_shows_the_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Dev::start(tmp.path(), &[]);
+    let dir = tmp.path().to_str().unwrap();
+    let run = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(common::TESSERA)
+            .args(args)
+            .args(["--dev-dir", dir, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let w = run(&[
+        "wallet",
+        "create",
+        "--name",
+        "cli",
+        "--scheme",
+        "frost-ed25519",
+    ]);
+    let id = w["id"].as_str().unwrap();
+    let s = run(&["sign", "--wallet", id, "--message", "from the command line"]);
+    verify_independently(
+        "frost-ed25519",
+        w["public_key"].as_str().unwrap(),
+        b"from the command line",
+        s["signature_hex"].as_str().unwrap(),
+    );
+    let r = run(&["request", "show", s["request_id"].as_str().unwrap()]);
+    assert_eq!(r["status"], "signed");
+    assert_eq!(r["signature_hex"], s["signature_hex"]);
+    let list = run(&["wallet", "list"]);
+    assert_eq!(list["wallets"][0]["id"].as_str(), Some(id));
+
+    // Commitments are replenished in the background: the pools fill without any request.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, m) = send(&dev.api, "GET", "/metrics", None, b"");
+        let pooled = m
+            .as_str()
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("tessera_commitments_pooled "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if pooled > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "commitment pools stayed empty");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(dev.stop().success());
+}

@@ -312,3 +312,93 @@ pub fn cluster(
     }
     Ok((threshold, parties))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIGNER: &str = r#"
+party = 1
+listen = "127.0.0.1:9001"
+store = "s.sqlite"
+passphrase_file = "pass"
+peer_key_file = "peer.key"
+coordinators = ["coordinator"]
+[tls]
+ca = "ca.pem"
+cert = "c.pem"
+key = "c.key"
+[cluster]
+threshold = 2
+parties = [1, 2, 3]
+[[peers]]
+party = 2
+public_key = "00"
+[[clients]]
+id = "trader"
+role = "trader"
+public_key_file = "/keys/trader.pub.pem"
+"#;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signer.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_signer_config_is_typed_and_its_paths_resolved() {
+        let (dir, path) = write(SIGNER);
+        let cfg: SignerConfig = load(&path).unwrap();
+        assert_eq!(cfg.party, 1);
+        assert_eq!(cfg.store, dir.path().join("s.sqlite"));
+        assert_eq!(cfg.passphrase_file, dir.path().join("pass"));
+        assert_eq!(
+            cfg.clients[0].public_key_file,
+            PathBuf::from("/keys/trader.pub.pem")
+        );
+        assert_eq!(cfg.max_sign_rounds, 3);
+        assert_eq!(cfg.kdf, Kdf::Argon2id);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_naming_the_file() {
+        for bad in [
+            SIGNER.replace("party = 1\n", "party = 1\npasphrase = \"typo\"\n"),
+            SIGNER.replace("[tls]\n", "[tls]\nverify = false\n"),
+            SIGNER.replace("127.0.0.1:9001", "not an address"),
+            SIGNER.replace("party = 1\n", "party = -1\n"),
+        ] {
+            let (_dir, path) = write(&bad);
+            let e = load::<SignerConfig>(&path).unwrap_err();
+            assert!(e.path.ends_with("signer.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_cluster_must_be_a_majority_threshold_of_distinct_parties() {
+        let p = Path::new("x.toml");
+        let ok = ClusterSection {
+            threshold: 2,
+            parties: vec![1, 2, 3],
+        };
+        assert_eq!(cluster(p, &ok).unwrap().1.len(), 3);
+        for bad in [
+            ClusterSection {
+                threshold: 1,
+                parties: vec![1, 2, 3],
+            },
+            ClusterSection {
+                threshold: 2,
+                parties: vec![1, 1, 3],
+            },
+            ClusterSection {
+                threshold: 2,
+                parties: vec![0, 1, 2],
+            },
+        ] {
+            assert!(cluster(p, &bad).is_err(), "{bad:?}");
+        }
+    }
+}

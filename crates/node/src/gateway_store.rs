@@ -5,6 +5,7 @@
 //! gets an answer, each in a durable transaction: a coordinator killed at any moment loses no
 //! acknowledged request, and a pending one is finished when asked again.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -60,6 +61,9 @@ pub enum GatewayError {
     /// The idempotency key was used with another body.
     #[error("idempotency key `{0}` was used with another request body")]
     Conflict(String),
+    /// The file cannot be created or opened.
+    #[error("cannot open the coordinator store {0}")]
+    Open(String),
     /// SQLite.
     #[error("coordinator store: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -146,6 +150,14 @@ pub struct GatewayStore {
 impl GatewayStore {
     /// Opens or creates the store.
     pub fn open(path: &Path) -> Result<Self, GatewayError> {
+        // Created 0600 like the signers' stores: it holds client tokens and request bodies.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| GatewayError::Open(format!("`{}`: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

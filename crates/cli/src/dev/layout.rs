@@ -92,6 +92,26 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     f.sync_all().map_err(|e| io(path, e))
 }
 
+/// Creates a peer key file (0600, hex) and returns the public key, hex.
+pub(crate) fn write_peer_key(file: &Path) -> Result<String, CliError> {
+    let (secret, public) = tessera_signer::peer::generate_peer_key();
+    let secret = zeroize::Zeroizing::new(secret);
+    write_private(
+        file,
+        zeroize::Zeroizing::new(hex::encode(*secret)).as_bytes(),
+    )?;
+    Ok(hex::encode(public))
+}
+
+fn read_peer_public(file: &Path) -> Result<String, CliError> {
+    let text = zeroize::Zeroizing::new(fs::read_to_string(file).map_err(|e| io(file, e))?);
+    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), &mut secret[..])
+        .map_err(|_| io(file, "not 32 bytes of hex"))?;
+    let public = tessera_signer::peer::peer_public_key(&secret).map_err(|e| io(file, e))?;
+    Ok(hex::encode(public))
+}
+
 fn free_port() -> Result<u16, CliError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| CliError::new(format!("cannot find a free port: {e}")))?;
@@ -160,16 +180,12 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
         let sdir = dir.join(format!("signer-{n}"));
         fs::create_dir_all(&sdir).map_err(|e| io(&sdir, e))?;
         let file = sdir.join("peer.key");
-        if !file.exists() {
-            let (secret, _) = tessera_signer::peer::generate_peer_key();
-            write_private(&file, hex::encode(secret).as_bytes())?;
-        }
-        let text = zeroize::Zeroizing::new(fs::read_to_string(&file).map_err(|e| io(&file, e))?);
-        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
-        hex::decode_to_slice(text.trim(), &mut secret[..])
-            .map_err(|_| io(&file, "not 32 bytes of hex"))?;
-        let public = tessera_signer::peer::peer_public_key(&secret).map_err(|e| io(&file, e))?;
-        peer_publics.push((n, hex::encode(public)));
+        let public = if file.exists() {
+            read_peer_public(&file)?
+        } else {
+            write_peer_key(&file)?
+        };
+        peer_publics.push((n, public));
     }
     let mut signers = Vec::new();
     let mut signer_toml = String::new();

@@ -17,6 +17,7 @@ use tokio::process::{Child, Command};
 use crate::daemon::runtime;
 use crate::error::CliError;
 
+pub(crate) use layout::write_peer_key;
 pub use layout::{DevClient, DevJson};
 
 /// What `tessera dev` was asked for.
