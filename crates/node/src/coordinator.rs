@@ -41,6 +41,18 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), NodeError> {
         let refill = tokio::spawn(Arc::clone(&self.state.cluster).refill_forever());
+        let store = Arc::clone(&self.state.store);
+        let skew = self.state.tokens.clock_skew_secs;
+        let prune = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                // Tokens expired for longer than the clock skew are refused by expiry alone.
+                let before = crate::unix_now().saturating_sub(skew.saturating_mul(2));
+                if let Err(e) = store.prune_tokens(before) {
+                    tracing::warn!(error = %e, "cannot prune used token ids");
+                }
+            }
+        });
         let router = app(Arc::clone(&self.state)).layer(axum::middleware::from_fn_with_state(
             Arc::clone(&self.state),
             count_responses,
@@ -50,6 +62,7 @@ impl Bound {
             .await
             .map_err(|e| NodeError::new("io", format!("api server: {e}")));
         refill.abort();
+        prune.abort();
         tracing::info!("coordinator stopped");
         result
     }

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS used_tokens (
     exp    INTEGER NOT NULL,
     PRIMARY KEY (client, jti)
 );
+CREATE INDEX IF NOT EXISTS used_tokens_exp ON used_tokens (exp);
 ";
 
 /// A store failure, or a request the store refuses.
@@ -242,6 +243,12 @@ impl GatewayStore {
         })
     }
 
+    /// Forgets used token ids that expired before `before`: a replay of one is refused as
+    /// expired anyway. Returns how many were dropped.
+    pub fn prune_tokens(&self, before: i64) -> Result<usize, GatewayError> {
+        self.with(|c| Ok(c.execute("DELETE FROM used_tokens WHERE exp < ?1", params![before])?))
+    }
+
     /// Records a request's signature.
     pub fn signed(&self, request_id: &str, signature: &[u8]) -> Result<(), GatewayError> {
         self.with(|c| {
@@ -382,4 +389,83 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
         created_at: r.get(14)?,
         updated_at: r.get(15)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, key: &str, body: &str) -> RequestRow {
+        RequestRow {
+            request_id: id.into(),
+            client: "trader".into(),
+            kind: "sign".into(),
+            wallet_id: "w-1".into(),
+            idempotency_key: Some(key.into()),
+            body_sha256: body.into(),
+            method: "POST".into(),
+            path: "/v1/wallets/w-1/sign".into(),
+            body: body.as_bytes().to_vec(),
+            token: "t".into(),
+            status: "pending".into(),
+            signature: None,
+            error_code: None,
+            error_message: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn tokens_are_single_use_and_idempotency_keys_bind_their_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let s = GatewayStore::open(&path).unwrap();
+        assert_eq!(
+            s.begin(&row("r1", "k", "a"), "j1", 100).unwrap(),
+            Begin::New
+        );
+        assert!(matches!(
+            s.begin(&row("r2", "k2", "a"), "j1", 100),
+            Err(GatewayError::Replay(_))
+        ));
+        assert!(matches!(
+            s.use_token("trader", "j1", 100),
+            Err(GatewayError::Replay(_))
+        ));
+        // Same key and body: the earlier request; another body: a conflict, and nothing stored.
+        let Begin::Existing(earlier) = s.begin(&row("r3", "k", "a"), "j3", 100).unwrap() else {
+            panic!("expected the earlier request");
+        };
+        assert_eq!(earlier.request_id, "r1");
+        assert!(matches!(
+            s.begin(&row("r4", "k", "b"), "j4", 100),
+            Err(GatewayError::Conflict(_))
+        ));
+        assert!(s.request("r4").unwrap().is_none());
+        s.signed("r1", b"sig").unwrap();
+        drop(s);
+        // Durable across reopening; the file is private.
+        let s = GatewayStore::open(&path).unwrap();
+        assert_eq!(
+            s.request("r1").unwrap().unwrap().signature.as_deref(),
+            Some(&b"sig"[..])
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // Expired token ids are forgotten; fresh ones stay.
+        s.use_token("trader", "fresh", 1_000).unwrap();
+        assert_eq!(
+            s.prune_tokens(500).unwrap(),
+            2,
+            "j1 and j3 expired at 100; j4 was never stored"
+        );
+        assert!(matches!(
+            s.use_token("trader", "fresh", 1_000),
+            Err(GatewayError::Replay(_))
+        ));
+    }
 }
