@@ -375,19 +375,20 @@ impl Cluster {
             let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
             format!("; bad signature shares from {}", names.join(", "))
         };
-        Err(ClusterError::Failed {
-            code: if culprits.is_empty() {
-                "signers_unavailable".into()
-            } else {
-                "bad_signature_share".into()
-            },
-            message: format!(
-                "no quorum of {t} healthy signers{culprit_text}{}",
-                last.map(|l| format!(" (last error: {l})"))
-                    .unwrap_or_default()
-            ),
-            culprits,
-        })
+        // The last signer error goes to the log only: it may name addresses and internals.
+        if let Some(l) = &last {
+            tracing::warn!(request_id, last_error = %l, "signing failed");
+        }
+        let message = format!("no quorum of {t} healthy signers{culprit_text}");
+        if culprits.is_empty() {
+            Err(ClusterError::Unavailable(message))
+        } else {
+            Err(ClusterError::Failed {
+                code: "bad_signature_share".into(),
+                message,
+                culprits,
+            })
+        }
     }
 
     /// Tells the signers a request is complete, so they give no more shares for it.
@@ -479,6 +480,14 @@ impl Cluster {
 
 fn session_error(e: SessionError) -> ClusterError {
     let culprits = e.culprits();
+    // The full error goes to the log; the client gets the code and who is blamed.
+    tracing::warn!(error = %e, "key generation failed");
+    let blamed: Vec<String> = culprits.iter().map(ToString::to_string).collect();
+    let blame = if blamed.is_empty() {
+        String::new()
+    } else {
+        format!(", blamed on {}", blamed.join(", "))
+    };
     match &e {
         SessionError::Signer(l) if is_transport(l) => ClusterError::Unavailable(format!(
             "key generation needs every signer, and {} is unreachable",
@@ -486,12 +495,15 @@ fn session_error(e: SessionError) -> ClusterError {
         )),
         SessionError::Signer(l) => ClusterError::Failed {
             code: l.code.clone(),
-            message: e.to_string(),
+            message: format!(
+                "{} refused the key generation{blame}; nothing was kept",
+                l.party
+            ),
             culprits,
         },
         _ => ClusterError::Failed {
             code: "key_generation_failed".into(),
-            message: e.to_string(),
+            message: format!("key generation failed{blame}; nothing was kept"),
             culprits,
         },
     }
