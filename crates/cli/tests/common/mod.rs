@@ -80,22 +80,12 @@ impl Dev {
 
     /// The PEM key file of client `id`, from `dev.json`.
     pub fn key(&self, id: &str) -> Vec<u8> {
-        let c = self.dev_json["clients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap_or_else(|| panic!("no client {id} in dev.json"));
-        std::fs::read(c["key_file"].as_str().unwrap()).unwrap()
+        client_key(&self.dev_json, id)
     }
 
     /// Sends a request signed by client `id`.
     pub fn call(&self, id: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let body = body
-            .map(|b| serde_json::to_vec(b).unwrap())
-            .unwrap_or_default();
-        let token = token(&self.key(id), id, method, path, &body, now());
-        send(&self.api, method, path, Some(&token), &body)
+        call(&self.api, &self.dev_json, id, method, path, body)
     }
 
     /// The process id of signer `n`, from its pid file.
@@ -144,6 +134,33 @@ pub fn wait_timeout(child: &mut Child, limit: Duration) -> std::process::ExitSta
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The PEM key file of client `id`, from a `dev.json`.
+pub fn client_key(dev_json: &Value, id: &str) -> Vec<u8> {
+    let c = dev_json["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no client {id} in dev.json"));
+    std::fs::read(c["key_file"].as_str().unwrap()).unwrap()
+}
+
+/// Sends a request to `api`, signed by client `id` with a fresh token.
+pub fn call(
+    api: &str,
+    dev_json: &Value,
+    id: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let body = body
+        .map(|b| serde_json::to_vec(b).unwrap())
+        .unwrap_or_default();
+    let token = token(&client_key(dev_json, id), id, method, path, &body, now());
+    send(api, method, path, Some(&token), &body)
 }
 
 /// A client token made with `jsonwebtoken`, exactly as the contract describes.
@@ -346,22 +363,12 @@ impl Manual {
 
     /// The PEM key file of client `id`.
     pub fn key(&self, id: &str) -> Vec<u8> {
-        let c = self.dev_json["clients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap();
-        std::fs::read(c["key_file"].as_str().unwrap()).unwrap()
+        client_key(&self.dev_json, id)
     }
 
     /// Sends a request signed by client `id`.
     pub fn call(&self, id: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let body = body
-            .map(|b| serde_json::to_vec(b).unwrap())
-            .unwrap_or_default();
-        let token = token(&self.key(id), id, method, path, &body, now());
-        send(&self.api, method, path, Some(&token), &body)
+        call(&self.api, &self.dev_json, id, method, path, body)
     }
 }
 

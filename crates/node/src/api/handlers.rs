@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use tessera_auth::{Role, Verified};
@@ -222,12 +221,8 @@ pub async fn not_found() -> ApiError {
         (status = 503, body = super::error::ErrorBody)))]
 pub async fn create_wallet(
     State(st): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    r: Received,
 ) -> Result<(StatusCode, Json<WalletView>), ApiError> {
-    let r = Received::new(&method, &uri, &headers, body);
     let v = authenticate(&st, &r, &[Role::Admin])?;
     let intent = Intent::parse(&r.method, &r.path, &r.body, &v.request_id).map_err(intent_err)?;
     let Intent::CreateWallet {
@@ -281,12 +276,8 @@ pub async fn create_wallet(
     responses((status = 200, body = WalletList), (status = 401, body = super::error::ErrorBody)))]
 pub async fn list_wallets(
     State(st): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    r: Received,
 ) -> Result<Json<WalletList>, ApiError> {
-    let r = Received::new(&method, &uri, &headers, body);
     read_access(&st, &r)?;
     let wallets = st.store.wallets().map_err(store_err)?;
     Ok(Json(WalletList {
@@ -301,12 +292,8 @@ pub async fn list_wallets(
 pub async fn get_wallet(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    r: Received,
 ) -> Result<Json<WalletView>, ApiError> {
-    let r = Received::new(&method, &uri, &headers, body);
     read_access(&st, &r)?;
     let w = st
         .store
@@ -335,12 +322,8 @@ fn read_access(st: &AppState, r: &Received) -> Result<Verified, ApiError> {
 pub async fn sign(
     State(st): State<Arc<AppState>>,
     Path(_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    r: Received,
 ) -> Result<Json<SignResponse>, ApiError> {
-    let r = Received::new(&method, &uri, &headers, body);
     let v = authenticate(&st, &r, &[Role::Trader])?;
     let intent = Intent::parse(&r.method, &r.path, &r.body, &v.request_id).map_err(intent_err)?;
     let Intent::Sign {
@@ -426,12 +409,8 @@ pub async fn sign(
 pub async fn get_request(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    r: Received,
 ) -> Result<Json<RequestView>, ApiError> {
-    let r = Received::new(&method, &uri, &headers, body);
     let v = read_access(&st, &r)?;
     let row = st
         .store

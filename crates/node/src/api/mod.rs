@@ -81,6 +81,30 @@ pub(crate) struct Received {
     pub body: Bytes,
 }
 
+/// Largest request body accepted, in bytes.
+const MAX_BODY: usize = 1024 * 1024;
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Received {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request bodies are limited to {MAX_BODY} bytes"),
+            )
+        })?;
+        Ok(Received::new(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            body,
+        ))
+    }
+}
+
 impl Received {
     pub(crate) fn new(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Self {
         let token = headers
