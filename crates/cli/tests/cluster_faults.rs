@@ -235,3 +235,72 @@ fn killing_any_node_at_random_loses_no_acknowledged_request() {
         check(&w, p, &r);
     }
 }
+
+#[test]
+fn a_wallet_creation_cut_off_by_a_coordinator_kill_is_finished_or_dropped_on_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Manual::prepare(tmp.path(), 2, 3);
+    for n in 1..=3 {
+        c.start_signer(n, false);
+    }
+    c.start_coordinator();
+    let mut rng = rand_core::OsRng;
+    let mut outcomes = BTreeMap::new();
+    for round in 0..6u64 {
+        let jti = common::random_jti();
+        let body =
+            serde_json::to_vec(&json!({"name": format!("cut-{round}"), "scheme": "frost-ed25519"}))
+                .unwrap();
+        let t = common::token_with(
+            &c.key("admin-1"),
+            "admin-1",
+            "POST",
+            "/v1/wallets",
+            &body,
+            common::now(),
+            common::now() + 60,
+            &jti,
+        );
+        let api = c.api.clone();
+        let create = std::thread::spawn(move || {
+            common::try_send(&api, "POST", "/v1/wallets", Some(&t), &body)
+        });
+        // From before the key generation starts to after it is acknowledged.
+        let delay = [2, 10, 30, 60, 120, 400][usize::try_from(round).unwrap()];
+        std::thread::sleep(Duration::from_millis(delay + rng.next_u64() % 10));
+        c.kill_coordinator();
+        let answered = create.join().unwrap().ok();
+        c.start_coordinator();
+        let id = tessera_auth::RequestId::derive(&"admin-1".parse().unwrap(), &jti).to_string();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            let (s, r) = c.call("admin-1", "GET", &format!("/v1/requests/{id}"), None);
+            let status = if s == 404 {
+                "never recorded".to_owned()
+            } else {
+                r["status"].as_str().unwrap().to_owned()
+            };
+            if status != "pending" {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "request {id} stayed pending"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if let Some((201, w)) = &answered {
+            assert_eq!(status, "created", "an acknowledged wallet is on record");
+            assert_eq!(w["id"].as_str().unwrap(), format!("w-{id}"));
+        }
+        if status == "created" {
+            let (s, w) = c.call("admin-1", "GET", &format!("/v1/wallets/w-{id}"), None);
+            assert_eq!(s, 200, "{w}");
+            let (s, r) = sign(&c, &w, b"after recovery", &format!("rec-{round}"));
+            assert_eq!(s, 200, "{r}");
+            check(&w, b"after recovery", &r);
+        }
+        *outcomes.entry(status).or_insert(0) += 1;
+    }
+    eprintln!("outcomes of 6 cut-off wallet creations: {outcomes:?}");
+}

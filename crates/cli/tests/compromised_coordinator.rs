@@ -107,17 +107,32 @@ impl Rogue {
         key: &KeyId,
         message: &[u8],
     ) -> Vec<Result<Reply, WireError>> {
-        let package = SigningPackage::new(
-            message,
-            vec![self.commitment(1, key).await, self.commitment(2, key).await],
-        )
-        .unwrap();
+        self.try_sign_with(&[1, 2], request_id, key, message).await
+    }
+
+    /// Asks the signers `quorum` for shares over `message` for `request_id`.
+    async fn try_sign_with(
+        &self,
+        quorum: &[usize],
+        request_id: &str,
+        key: &KeyId,
+        message: &[u8],
+    ) -> Vec<Result<Reply, WireError>> {
+        let mut commitments = Vec::new();
+        for n in quorum {
+            commitments.push(self.commitment(*n, key).await);
+        }
+        let package = SigningPackage::new(message, commitments).unwrap();
         let req = Request::Sign {
             request_id: request_id.to_owned(),
             key_id: key.clone(),
             package_hex: hex::encode(package.to_bytes().unwrap()),
         };
-        vec![self.call(1, &req).await, self.call(2, &req).await]
+        let mut answers = Vec::new();
+        for n in quorum {
+            answers.push(self.call(*n, &req).await);
+        }
+        answers
     }
 }
 
@@ -310,19 +325,30 @@ async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
             .code,
         "replayed_request"
     );
-    // A request opens a bounded number of signing rounds (3: the first and two retries), all
-    // over its own bytes; then nothing more.
-    for _ in 0..2 {
-        let answers = rogue.try_sign(&id, &wallet, b"pay bob 4").await;
+    // Rounds are bounded per signer (3: the first and two retries without failed signers). A
+    // coordinator rotating quorums gets at most floor(n * 3 / t) = 4 share sets for a 2-of-3
+    // request, all over the request's own bytes (ADR 0008); then no quorum gives a full set.
+    assert_eq!(request_id(&rogue.register(3, &t, &path, &body).await), id);
+    for quorum in [[1, 3], [2, 3], [1, 2]] {
+        let answers = rogue
+            .try_sign_with(&quorum, &id, &wallet, b"pay bob 4")
+            .await;
         assert!(
             answers.iter().all(|a| matches!(a, Ok(Reply::Share { .. }))),
-            "{answers:?}"
+            "{quorum:?}: {answers:?}"
         );
     }
-    refused(
-        &rogue.try_sign(&id, &wallet, b"pay bob 4").await,
-        "request_closed",
-    );
+    for quorum in [[1, 2], [1, 3], [2, 3]] {
+        let answers = rogue
+            .try_sign_with(&quorum, &id, &wallet, b"pay bob 4")
+            .await;
+        assert!(
+            answers
+                .iter()
+                .any(|a| matches!(a, Err(e) if e.code == "request_closed")),
+            "{quorum:?} gave a fifth share set: {answers:?}"
+        );
+    }
     // And a request its signers were told is complete gives nothing at all.
     let (s, done) = tokio::task::block_in_place(|| {
         c.call(
@@ -426,11 +452,19 @@ async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
         .await
         .unwrap_err();
     assert_eq!(e.culprits, vec![3], "{e:?}");
-    // One key generation per request.
+    // One key generation per request: not while it runs, and not again after it was dropped.
     let again = Request::DkgStart {
         request_id: rid.clone(),
         session: spec(2),
     };
+    assert_eq!(
+        rogue.call(2, &again).await.unwrap_err().code,
+        "session_conflict"
+    );
+    let abort = Request::Abort {
+        key_id: key.clone(),
+    };
+    assert!(matches!(rogue.call(2, &abort).await, Ok(Reply::Done)));
     assert_eq!(
         rogue.call(2, &again).await.unwrap_err().code,
         "request_closed"

@@ -16,8 +16,9 @@ use tessera_wire::{Reply, Request};
 use crate::metrics::Metrics;
 use crate::remote::{KeygenLink, RemoteSigner, UNREACHABLE};
 
-/// Signing attempts per request: the first, and retries with another quorum. Signers allow the
-/// same number of rounds per request (`max_sign_rounds`).
+/// Signing attempts per request: the first, and retries with another quorum. Each signer gives
+/// shares in at most `max_sign_rounds` (default 3) rounds of one request, over all attempts and
+/// coordinator restarts.
 pub const MAX_ATTEMPTS: usize = 3;
 
 /// How long a signer that failed is tried last.
@@ -402,6 +403,23 @@ impl Cluster {
             if let Err(e) = r
                 && e.code != "unknown_request"
             {
+                self.note(&e);
+            }
+        }
+    }
+
+    /// What each signer holds of `key_id`: its active group key, or why not.
+    pub async fn key_everywhere(&self, key_id: &KeyId) -> Vec<Result<GroupKey, LinkError>> {
+        join_all(self.signers.values().map(|s| s.group_key(key_id))).await
+    }
+
+    /// Drops an unfinished or unactivated key generation of `key_id` at every signer.
+    pub async fn abort_everywhere(&self, key_id: &KeyId) {
+        let msg = Request::Abort {
+            key_id: key_id.clone(),
+        };
+        for r in join_all(self.signers.values().map(|s| s.call(&msg))).await {
+            if let Err(e) = r {
                 self.note(&e);
             }
         }

@@ -203,13 +203,30 @@ pub fn load<T: for<'de> Deserialize<'de> + Resolve>(path: &Path) -> Result<T, Co
     let mut cfg: T = toml::from_str(&text).map_err(|e| err(path, e.to_string()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     cfg.resolve(base);
+    cfg.validate().map_err(|reason| err(path, reason))?;
     Ok(cfg)
 }
 
-/// Makes relative paths absolute.
+/// Makes relative paths absolute, and checks values serde cannot.
 pub trait Resolve {
     /// Resolves against `base`.
     fn resolve(&mut self, base: &Path);
+    /// Checks ranges.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl TokensSection {
+    fn validate(&self) -> Result<(), String> {
+        if !(1..=60).contains(&self.max_lifetime_secs) {
+            return Err("`tokens.max_lifetime_secs` must be 1 to 60".into());
+        }
+        if !(0..=60).contains(&self.clock_skew_secs) {
+            return Err("`tokens.clock_skew_secs` must be 0 to 60".into());
+        }
+        Ok(())
+    }
 }
 
 fn rebase(p: &mut PathBuf, base: &Path) {
@@ -227,6 +244,18 @@ impl Resolve for TlsSection {
 }
 
 impl Resolve for SignerConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.tokens.validate()?;
+        if !(1..=4).contains(&self.max_sign_rounds) {
+            return Err(
+                "`max_sign_rounds` must be 1 to 4: a coordinator can gather up to \
+                 n * max_sign_rounds / t signatures of one request (ADR 0008)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     fn resolve(&mut self, base: &Path) {
         rebase(&mut self.store, base);
         rebase(&mut self.passphrase_file, base);
@@ -242,6 +271,17 @@ impl Resolve for SignerConfig {
 }
 
 impl Resolve for CoordinatorConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.tokens.validate()?;
+        if self.signer_timeout_ms == 0 || self.commitment_pool == 0 || self.commitment_pool > 10_000
+        {
+            return Err(
+                "`signer_timeout_ms` must be positive and `commitment_pool` 1 to 10000".into(),
+            );
+        }
+        Ok(())
+    }
+
     fn resolve(&mut self, base: &Path) {
         rebase(&mut self.store, base);
         self.tls.resolve(base);
@@ -369,6 +409,8 @@ public_key_file = "/keys/trader.pub.pem"
             SIGNER.replace("[tls]\n", "[tls]\nverify = false\n"),
             SIGNER.replace("127.0.0.1:9001", "not an address"),
             SIGNER.replace("party = 1\n", "party = -1\n"),
+            SIGNER.replace("party = 1\n", "party = 1\nmax_sign_rounds = 9\n"),
+            SIGNER.replace("[tls]\n", "[tokens]\nmax_lifetime_secs = 3600\n[tls]\n"),
         ] {
             let (_dir, path) = write(&bad);
             let e = load::<SignerConfig>(&path).unwrap_err();

@@ -41,6 +41,7 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), NodeError> {
         let refill = tokio::spawn(Arc::clone(&self.state.cluster).refill_forever());
+        tokio::spawn(crate::api::recover_pending(Arc::clone(&self.state)));
         let store = Arc::clone(&self.state.store);
         let skew = self.state.tokens.clock_skew_secs;
         let prune = tokio::spawn(async move {

@@ -192,10 +192,10 @@ fn handle_bytes(node: &Mutex<SignerNode>, body: &[u8]) -> (&'static str, Result<
     };
     let op = req.op();
     let Ok(mut node) = node.lock() else {
-        return (
-            op,
-            Err(WireError::new("internal", "signer state is unavailable")),
-        );
+        // A panic while holding the node left its state unknown: stop, and let the supervisor
+        // start a fresh process (a new boot, whose pool and sessions start empty).
+        tracing::error!("signer state poisoned by an earlier panic; exiting");
+        std::process::exit(70);
     };
     let result = handle(&mut node, req);
     if let Err(e) = &result {

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tessera_auth::{ClientRegistry, RequestId, Role, TokenPolicy};
+use tessera_auth::{ClientId, ClientRegistry, RequestId, Role, TokenPolicy};
 use tessera_crypto::protocol::{Inbox, Outbox, Session};
 use tessera_crypto::{Commitment, GroupKey, SignatureShare, SigningPackage};
 use tessera_store::{Registration, RequestKind, RequestRecord};
@@ -214,6 +214,19 @@ impl SignerNode {
                 self.rules.threshold, self.rules.parties, session.threshold, session.parties
             ));
         }
+        self.check_client(&req, Role::Admin)?;
+        // Everything that could refuse the session is checked before its one round is used.
+        if session.me != self.party() {
+            return refuse(format!(
+                "the session is for {}, this signer is {}",
+                session.me,
+                self.party()
+            ));
+        }
+        self.signer.ensure_idle(key_id)?;
+        if self.signer.store().key(key_id)?.is_some() {
+            return Err(tessera_store::StoreError::KeyExists(key_id.clone()).into());
+        }
         self.signer
             .store_mut()
             .open_round(request_id, RequestKind::CreateWallet, key_id, 1)?;
@@ -291,12 +304,23 @@ impl SignerNode {
                 "the bytes to sign are not those request `{request_id}` asked for"
             )));
         }
-        if req.signature.is_some() {
-            return Err(tessera_store::StoreError::RequestClosed {
+        self.check_client(&req, Role::Trader)?;
+        // Checked here before the nonce leaves the pool, and again, atomically, with it.
+        let closed = |reason: String| {
+            Err(tessera_store::StoreError::RequestClosed {
                 id: request_id.to_owned(),
-                reason: "it is complete".into(),
+                reason,
             }
-            .into());
+            .into())
+        };
+        if req.signature.is_some() {
+            return closed("it is complete".into());
+        }
+        if req.rounds >= self.rules.max_sign_rounds {
+            return closed(format!(
+                "it has used all {} rounds",
+                self.rules.max_sign_rounds
+            ));
         }
         self.signer
             .sign_for_request(request_id, self.rules.max_sign_rounds, key_id, package)
@@ -320,6 +344,21 @@ impl SignerNode {
             .store_mut()
             .complete_request(request_id, signature)?;
         Ok(())
+    }
+
+    /// The client of a registered request must still be configured here, with `role`: removing
+    /// a client stops its pending requests too.
+    fn check_client(&self, req: &RequestRecord, role: Role) -> Result<(), SignerError> {
+        let id: ClientId = req
+            .client
+            .parse()
+            .map_err(|_| tessera_store::StoreError::Corrupt(format!("client `{}`", req.client)))?;
+        match self.rules.clients.get(&id) {
+            Some(c) if c.role == role => Ok(()),
+            _ => Err(SignerError::Forbidden(format!(
+                "client `{id}` is no longer configured as `{role}` on this signer"
+            ))),
+        }
     }
 
     /// A registered request.

@@ -354,7 +354,8 @@ impl Signer {
         Ok(running || pending)
     }
 
-    fn ensure_idle(&self, key_id: &KeyId) -> Result<(), SignerError> {
+    /// Fails if a key generation or refresh of `key_id` is running or waits for activation.
+    pub fn ensure_idle(&self, key_id: &KeyId) -> Result<(), SignerError> {
         if self.running.contains_key(key_id) {
             return Err(SignerError::Session(format!(
                 "a key generation or refresh of `{key_id}` is already running"

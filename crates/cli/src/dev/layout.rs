@@ -112,6 +112,13 @@ fn read_peer_public(file: &Path) -> Result<String, CliError> {
     Ok(hex::encode(public))
 }
 
+/// Creates `dir` (and parents) and makes it private to the owner.
+fn private_dir(dir: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))
+}
+
 fn free_port() -> Result<u16, CliError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| CliError::new(format!("cannot find a free port: {e}")))?;
@@ -122,7 +129,7 @@ fn free_port() -> Result<u16, CliError> {
 
 /// Creates what is missing under the data directory and (re)writes the configurations.
 pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
-    fs::create_dir_all(&opts.data_dir).map_err(|e| io(&opts.data_dir, e))?;
+    private_dir(&opts.data_dir)?;
     let dir = fs::canonicalize(&opts.data_dir).map_err(|e| io(&opts.data_dir, e))?;
     let existing = (1u16..=64)
         .take_while(|n| dir.join(format!("signer-{n}")).join("signer.toml").exists())
@@ -142,7 +149,7 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
         .map_err(|e| CliError::new(format!("development certificates: {e}")))?;
 
     let clients_dir = dir.join("clients");
-    fs::create_dir_all(&clients_dir).map_err(|e| io(&clients_dir, e))?;
+    private_dir(&clients_dir)?;
     let mut clients = Vec::new();
     let mut client_toml = String::new();
     for (id, role) in CLIENTS {
@@ -178,7 +185,7 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
     let mut peer_publics = Vec::new();
     for n in 1..=opts.signers {
         let sdir = dir.join(format!("signer-{n}"));
-        fs::create_dir_all(&sdir).map_err(|e| io(&sdir, e))?;
+        private_dir(&sdir)?;
         let file = sdir.join("peer.key");
         let public = if file.exists() {
             read_peer_public(&file)?
@@ -200,9 +207,12 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
         }
         let pass = sdir.join("passphrase");
         if !pass.exists() {
-            let mut secret = [0u8; 32];
-            OsRng.fill_bytes(&mut secret);
-            write_private(&pass, hex::encode(secret).as_bytes())?;
+            let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+            OsRng.fill_bytes(&mut secret[..]);
+            write_private(
+                &pass,
+                zeroize::Zeroizing::new(hex::encode(*secret)).as_bytes(),
+            )?;
         }
         let config = sdir.join("signer.toml");
         let listen = match previous_listen(&config) {

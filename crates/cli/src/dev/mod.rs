@@ -37,6 +37,7 @@ pub struct DevOptions {
 
 struct SignerChild {
     party: u16,
+    started: Instant,
     config: PathBuf,
     pid_file: PathBuf,
     log: PathBuf,
@@ -87,6 +88,10 @@ async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliErro
             _ = &mut shutdown => break,
             _ = tick.tick() => {
                 for c in &mut children {
+                    // A signer that dies at once is not restarted in a tight loop.
+                    if c.started.elapsed() < Duration::from_secs(2) {
+                        continue;
+                    }
                     if let Ok(Some(status)) = c.child.try_wait() {
                         tracing::warn!(party = c.party, %status, "signer exited; restarting it");
                         match spawn(&exe, c.party, &c.config, &c.pid_file, &c.log) {
@@ -118,11 +123,12 @@ fn spawn(
     log: &Path,
 ) -> Result<SignerChild, CliError> {
     let open_log = || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| CliError::new(format!("signer log `{}`: {e}", log.display())))
+        std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().create(true).append(true),
+            0o600,
+        )
+        .open(log)
+        .map_err(|e| CliError::new(format!("signer log `{}`: {e}", log.display())))
     };
     let child = Command::new(exe)
         .arg("signer")
@@ -141,6 +147,7 @@ fn spawn(
     }
     Ok(SignerChild {
         party,
+        started: Instant::now(),
         config: config.to_owned(),
         pid_file: pid_file.to_owned(),
         log: log.to_owned(),

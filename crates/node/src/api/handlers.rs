@@ -127,23 +127,48 @@ fn intent_err(e: IntentError) -> ApiError {
     ApiError::bad_request(e.code, e.message)
 }
 
+/// Codes a signer gives when the client's request itself is at fault; their messages are
+/// written for clients. Any other refusal is the deployment's problem: the client gets a generic
+/// answer and the log gets the detail.
+const CLIENT_FAULTS: [&str; 17] = [
+    "malformed_token",
+    "unsupported_algorithm",
+    "unknown_client",
+    "bad_signature",
+    "token_expired",
+    "token_not_yet_valid",
+    "token_lifetime_too_long",
+    "request_mismatch",
+    "replayed_request",
+    "forbidden",
+    "invalid_body",
+    "invalid_name",
+    "invalid_payload",
+    "invalid_idempotency_key",
+    "invalid_wallet_id",
+    "not_signable",
+    "no_such_key",
+];
+
 fn cluster_err(e: &ClusterError) -> ApiError {
     match e {
-        ClusterError::Refused { code, message } => {
+        ClusterError::Refused { code, message } if CLIENT_FAULTS.contains(&code.as_str()) => {
             let status = match code.as_str() {
-                "malformed_token"
-                | "unsupported_algorithm"
-                | "unknown_client"
-                | "bad_signature"
-                | "token_expired"
-                | "token_not_yet_valid"
-                | "token_lifetime_too_long"
-                | "request_mismatch"
-                | "replayed_request" => StatusCode::UNAUTHORIZED,
                 "forbidden" => StatusCode::FORBIDDEN,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
+                c if c.starts_with("invalid_") || c == "not_signable" || c == "no_such_key" => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                _ => StatusCode::UNAUTHORIZED,
             };
             ApiError::new(status, code.clone(), format!("signers refused: {message}"))
+        }
+        ClusterError::Refused { code, message } => {
+            tracing::warn!(%code, %message, "signers refused a request the coordinator accepted");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "signer_refused",
+                "the signers refused the request; see the coordinator's log",
+            )
         }
         ClusterError::Unavailable(m) => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "signers_unavailable", m)
@@ -154,8 +179,13 @@ fn cluster_err(e: &ClusterError) -> ApiError {
     }
 }
 
-fn cluster_code(e: &ClusterError) -> String {
-    cluster_err(e).code
+/// Records a failed request with what its client is told, and returns that answer.
+fn fail(st: &AppState, request_id: &str, e: &ClusterError) -> ApiError {
+    let answer = cluster_err(e);
+    if let Err(store) = st.store.failed(request_id, &answer.code, &answer.message) {
+        tracing::error!(request_id, error = %store, "cannot record a failed request");
+    }
+    answer
 }
 
 fn row_for(v: &Verified, r: &Received, intent: &Intent, idempotency: Option<String>) -> RequestRow {
@@ -237,38 +267,56 @@ pub async fn create_wallet(
     st.store
         .begin(&row, &v.claims.jti, v.claims.exp)
         .map_err(store_err)?;
-    let n = usize::from(st.cluster.threshold().n());
-    let result = async {
-        st.cluster.register(&client_request(&row), n).await?;
-        st.cluster
-            .create_wallet(&row.request_id, wallet, *scheme)
-            .await
-    }
-    .await;
-    let group = match result {
-        Ok(g) => g,
-        Err(e) => {
-            let _ = st
-                .store
-                .failed(&row.request_id, &cluster_code(&e), &e.to_string());
-            return Err(cluster_err(&e));
-        }
+    // The work runs in its own task: a client that hangs up does not cut a key generation
+    // short between the signers' activation and the coordinator's record of the wallet.
+    let work = {
+        let st = Arc::clone(&st);
+        let (wallet, name, scheme) = (wallet.clone(), name.clone(), *scheme);
+        tokio::spawn(async move {
+            let n = usize::from(st.cluster.threshold().n());
+            let result = async {
+                st.cluster.register(&client_request(&row), n).await?;
+                st.cluster
+                    .create_wallet(&row.request_id, &wallet, scheme)
+                    .await
+            }
+            .await;
+            match result {
+                Ok(group) => record_wallet(&st, &row.request_id, &wallet, &name, &group),
+                Err(e) => Err(fail(&st, &row.request_id, &e)),
+            }
+        })
     };
+    let w = work
+        .await
+        .map_err(|e| ApiError::internal(format!("key generation task: {e}")))??;
+    Ok((StatusCode::CREATED, Json(wallet_view(&w))))
+}
+
+/// Records a generated wallet and marks its create request done.
+pub(crate) fn record_wallet(
+    st: &AppState,
+    request_id: &str,
+    wallet: &KeyId,
+    name: &str,
+    group: &GroupKey,
+) -> Result<WalletRow, ApiError> {
     let w = WalletRow {
         id: wallet.to_string(),
-        name: name.clone(),
-        scheme: scheme.name().to_owned(),
+        name: name.to_owned(),
+        scheme: group.scheme().name().to_owned(),
         public_key: group.public_key(),
         group_key: group.to_bytes().map_err(ApiError::internal)?,
         threshold: group.threshold().t(),
         signers: group.threshold().n(),
-        request_id: row.request_id.clone(),
+        request_id: request_id.to_owned(),
         created_at: unix_now(),
     };
     st.store.wallet_created(&w).map_err(store_err)?;
+    st.cluster.watch(wallet.clone());
     st.metrics.wallet_created();
     tracing::info!(wallet = %w.id, scheme = %w.scheme, "wallet created");
-    Ok((StatusCode::CREATED, Json(wallet_view(&w))))
+    Ok(w)
 }
 
 /// `GET /v1/wallets`.
@@ -350,19 +398,39 @@ pub async fn sign(
         Begin::New => row,
         Begin::Existing(earlier) => *earlier,
     };
-    let lock = st.request_lock(&target.request_id);
+    // Detached, like key generation: a signature the signers gave is recorded even if the
+    // client hung up meanwhile.
+    let work = {
+        let st = Arc::clone(&st);
+        let message = message.clone();
+        tokio::spawn(async move { sign_recorded(&st, &target.request_id, &w, &message).await })
+    };
+    work.await
+        .map_err(|e| ApiError::internal(format!("signing task: {e}")))?
+        .map(Json)
+}
+
+/// Signs request `request_id` unless it is signed already, and records the result. One at a
+/// time per request.
+async fn sign_recorded(
+    st: &Arc<AppState>,
+    request_id: &str,
+    w: &WalletRow,
+    message: &[u8],
+) -> Result<SignResponse, ApiError> {
+    let lock = st.request_lock(request_id);
     let _guard = lock.lock().await;
     let current = st
         .store
-        .request(&target.request_id)
+        .request(request_id)
         .map_err(store_err)?
         .ok_or_else(|| ApiError::internal("request vanished from the store"))?;
     if let (Some(sig), "signed") = (&current.signature, current.status.as_str()) {
-        return Ok(Json(SignResponse {
+        return Ok(SignResponse {
             request_id: current.request_id,
             status: "signed".into(),
             signature_hex: hex::encode(sig),
-        }));
+        });
     }
     let group = GroupKey::from_bytes(&w.group_key).map_err(ApiError::internal)?;
     let key_id = KeyId::new(&w.id).map_err(ApiError::internal)?;
@@ -386,18 +454,13 @@ pub async fn sign(
             let id = current.request_id.clone();
             let done = sig.clone();
             tokio::spawn(async move { cluster.complete(&id, &done).await });
-            Ok(Json(SignResponse {
+            Ok(SignResponse {
                 request_id: current.request_id,
                 status: "signed".into(),
                 signature_hex: hex::encode(sig.to_bytes()),
-            }))
+            })
         }
-        Err(e) => {
-            let _ = st
-                .store
-                .failed(&current.request_id, &cluster_code(&e), &e.to_string());
-            Err(cluster_err(&e))
-        }
+        Err(e) => Err(fail(st, &current.request_id, &e)),
     }
 }
 

@@ -145,7 +145,14 @@ pub(crate) fn authenticate(
         unix_now(),
         &state.tokens,
     )
-    .map_err(|e| ApiError::unauthorized(e.code(), e.message()))?;
+    .map_err(|e| match e.code() {
+        // One answer for both, so that client ids cannot be probed without a key.
+        "unknown_client" | "bad_signature" => ApiError::unauthorized(
+            "bad_signature",
+            "the token is not signed by the key of a registered client",
+        ),
+        code => ApiError::unauthorized(code, e.message()),
+    })?;
     if !roles.contains(&v.client.role) {
         return Err(ApiError::forbidden(format!(
             "client `{}` has role `{}`, which may not do this",
@@ -153,4 +160,51 @@ pub(crate) fn authenticate(
         )));
     }
     Ok(v)
+}
+
+/// Finishes what a stopped coordinator left pending. A wallet whose key generation completed at
+/// the signers is recorded; one that no signer holds is dropped everywhere and its request marked
+/// failed; if some signer cannot be asked, the request stays pending for the next start.
+/// Signing requests stay pending until their client retries with the same idempotency key.
+pub(crate) async fn recover_pending(st: Arc<AppState>) {
+    let pending = match st.store.pending() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read pending requests");
+            return;
+        }
+    };
+    for row in pending.into_iter().filter(|r| r.kind == "create_wallet") {
+        let Ok(wallet) = tessera_types::KeyId::new(&row.wallet_id) else {
+            continue;
+        };
+        let name = serde_json::from_slice::<tessera_wire::CreateWallet>(&row.body)
+            .map(|b| b.name)
+            .unwrap_or_default();
+        let held = st.cluster.key_everywhere(&wallet).await;
+        if let Some(group) = held.iter().find_map(|r| r.as_ref().ok()) {
+            match handlers::record_wallet(&st, &row.request_id, &wallet, &name, group) {
+                Ok(_) => {
+                    tracing::info!(wallet = %wallet, "recorded a wallet whose creation was interrupted")
+                }
+                Err(e) => {
+                    tracing::error!(wallet = %wallet, code = %e.code, "cannot record a recovered wallet")
+                }
+            }
+        } else if held
+            .iter()
+            .all(|r| matches!(r, Err(e) if e.code == "no_such_key"))
+        {
+            st.cluster.abort_everywhere(&wallet).await;
+            if let Err(e) = st.store.failed(
+                &row.request_id,
+                "interrupted",
+                "the coordinator stopped during key generation; nothing was kept; create the wallet again",
+            ) {
+                tracing::error!(error = %e, "cannot record an interrupted key generation");
+            }
+        } else {
+            tracing::warn!(wallet = %wallet, "interrupted key generation left pending: not every signer answered");
+        }
+    }
 }
