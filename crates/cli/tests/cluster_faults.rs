@@ -15,20 +15,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Manual, verify_independently};
+use common::{Manual, check, create_wallet as create, sign};
 use rand_core::RngCore;
 use serde_json::{Value, json};
-
-fn create(c: &Manual, name: &str, scheme: &str) -> Value {
-    let (s, w) = c.call(
-        "admin-1",
-        "POST",
-        "/v1/wallets",
-        Some(&json!({"name": name, "scheme": scheme})),
-    );
-    assert_eq!(s, 201, "{w}");
-    w
-}
 
 fn payload_for(w: &Value, i: u64) -> Vec<u8> {
     if w["scheme"] == "frost-secp256k1-tr" {
@@ -38,24 +27,6 @@ fn payload_for(w: &Value, i: u64) -> Vec<u8> {
     } else {
         format!("payment {i}").into_bytes()
     }
-}
-
-fn sign(c: &Manual, w: &Value, payload: &[u8], key: &str) -> (u16, Value) {
-    c.call(
-        "trader",
-        "POST",
-        &format!("/v1/wallets/{}/sign", w["id"].as_str().unwrap()),
-        Some(&json!({"payload_hex": hex::encode(payload), "idempotency_key": key})),
-    )
-}
-
-fn check(w: &Value, payload: &[u8], r: &Value) {
-    verify_independently(
-        w["scheme"].as_str().unwrap(),
-        w["public_key"].as_str().unwrap(),
-        payload,
-        r["signature_hex"].as_str().unwrap(),
-    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Manual, now, token, token_with};
+use common::{Manual, create_wallet, now, sign, token, token_with};
 use serde_json::json;
 use tessera_crypto::{Commitment, SigningPackage};
 use tessera_net::rpc::RpcClient;
@@ -165,15 +165,7 @@ async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
         c.start_signer(n, false);
     }
     c.start_coordinator();
-    let (s, w) = tokio::task::block_in_place(|| {
-        c.call(
-            "admin-1",
-            "POST",
-            "/v1/wallets",
-            Some(&json!({"name": "ed", "scheme": "frost-ed25519"})),
-        )
-    });
-    assert_eq!(s, 201, "{w}");
+    let w = tokio::task::block_in_place(|| create_wallet(&c, "ed", "frost-ed25519"));
     let wallet = KeyId::new(w["id"].as_str().unwrap()).unwrap();
     let path = format!("/v1/wallets/{wallet}/sign");
     let rogue = Rogue::new(&c, "coordinator");
@@ -281,15 +273,7 @@ async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
         &rogue.try_sign(&id, &wallet, b"pay mallory 4").await,
         "not_what_was_asked",
     );
-    let (s, other) = tokio::task::block_in_place(|| {
-        c.call(
-            "admin-1",
-            "POST",
-            "/v1/wallets",
-            Some(&json!({"name": "ed2", "scheme": "frost-ed25519"})),
-        )
-    });
-    assert_eq!(s, 201);
+    let other = tokio::task::block_in_place(|| create_wallet(&c, "ed2", "frost-ed25519"));
     let other_wallet = KeyId::new(other["id"].as_str().unwrap()).unwrap();
     refused(
         &rogue.try_sign(&id, &other_wallet, b"pay bob 4").await,
@@ -350,14 +334,7 @@ async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
         );
     }
     // And a request its signers were told is complete gives nothing at all.
-    let (s, done) = tokio::task::block_in_place(|| {
-        c.call(
-            "trader",
-            "POST",
-            &path,
-            Some(&json!({"payload_hex": hex::encode(b"pay bob 5"), "idempotency_key": "g-2"})),
-        )
-    });
+    let (s, done) = tokio::task::block_in_place(|| sign(&c, &w, b"pay bob 5", "g-2"));
     assert_eq!(s, 200, "{done}");
     let done_id = done["request_id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -14,45 +14,23 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Dev, send, token, verify_independently};
+use common::{Dev, check, create_wallet, send, sign, token, verify_independently};
 use serde_json::{Value, json};
 
-fn create_wallet(dev: &Dev, name: &str, scheme: &str) -> Value {
-    let (status, w) = dev.call(
-        "admin-1",
-        "POST",
-        "/v1/wallets",
-        Some(&json!({"name": name, "scheme": scheme})),
+fn create_two_of_three(dev: &Dev, name: &str, scheme: &str) -> Value {
+    let w = create_wallet(dev, name, scheme);
+    assert_eq!(
+        (w["threshold"].as_u64(), w["signers"].as_u64()),
+        (Some(2), Some(3))
     );
-    assert_eq!(status, 201, "{w}");
-    assert_eq!(w["name"], name);
-    assert_eq!(w["scheme"], scheme);
-    assert_eq!(w["threshold"], 2);
-    assert_eq!(w["signers"], 3);
-    assert_eq!(w["public_key"].as_str().unwrap().len(), 64);
     w
-}
-
-fn sign(dev: &Dev, wallet: &Value, payload: &[u8], key: &str) -> (u16, Value) {
-    let path = format!("/v1/wallets/{}/sign", wallet["id"].as_str().unwrap());
-    dev.call(
-        "trader",
-        "POST",
-        &path,
-        Some(&json!({"payload_hex": hex::encode(payload), "idempotency_key": key})),
-    )
 }
 
 fn signed(dev: &Dev, wallet: &Value, payload: &[u8], key: &str) -> Value {
     let (status, r) = sign(dev, wallet, payload, key);
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["status"], "signed");
-    verify_independently(
-        wallet["scheme"].as_str().unwrap(),
-        wallet["public_key"].as_str().unwrap(),
-        payload,
-        r["signature_hex"].as_str().unwrap(),
-    );
+    check(wallet, payload, &r);
     r
 }
 
@@ -97,8 +75,8 @@ fn dev_cluster_serves_the_contract_survives_a_dead_signer_and_restarts_intact() 
         assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
     }
 
-    let ed = create_wallet(&dev, "hot-ed", "frost-ed25519");
-    let tr = create_wallet(&dev, "hot-tr", "frost-secp256k1-tr");
+    let ed = create_two_of_three(&dev, "hot-ed", "frost-ed25519");
+    let tr = create_two_of_three(&dev, "hot-tr", "frost-secp256k1-tr");
 
     let first = signed(&dev, &ed, b"settle batch 7", "ed-1");
     signed(&dev, &tr, &[7u8; 32], "tr-1");

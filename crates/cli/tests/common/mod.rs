@@ -31,6 +31,59 @@ pub fn now() -> i64 {
     .unwrap()
 }
 
+/// Anything that sends client-signed requests to an API.
+pub trait Api {
+    /// Sends a request signed by client `id`.
+    fn call(&self, id: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value);
+}
+
+impl Api for Dev {
+    fn call(&self, id: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        Dev::call(self, id, method, path, body)
+    }
+}
+
+impl Api for Manual {
+    fn call(&self, id: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        Manual::call(self, id, method, path, body)
+    }
+}
+
+/// `POST /v1/wallets` as `admin-1`; must answer 201.
+pub fn create_wallet(c: &impl Api, name: &str, scheme: &str) -> Value {
+    let (status, w) = c.call(
+        "admin-1",
+        "POST",
+        "/v1/wallets",
+        Some(&json!({"name": name, "scheme": scheme})),
+    );
+    assert_eq!(status, 201, "{w}");
+    assert_eq!(w["name"], name);
+    assert_eq!(w["scheme"], scheme);
+    assert_eq!(w["public_key"].as_str().unwrap().len(), 64);
+    w
+}
+
+/// `POST /v1/wallets/{id}/sign` as `trader`.
+pub fn sign(c: &impl Api, wallet: &Value, payload: &[u8], key: &str) -> (u16, Value) {
+    c.call(
+        "trader",
+        "POST",
+        &format!("/v1/wallets/{}/sign", wallet["id"].as_str().unwrap()),
+        Some(&json!({"payload_hex": hex::encode(payload), "idempotency_key": key})),
+    )
+}
+
+/// Checks an answer's signature under the wallet's key, independently.
+pub fn check(wallet: &Value, payload: &[u8], answer: &Value) {
+    verify_independently(
+        wallet["scheme"].as_str().unwrap(),
+        wallet["public_key"].as_str().unwrap(),
+        payload,
+        answer["signature_hex"].as_str().unwrap(),
+    );
+}
+
 /// A running `tessera dev`.
 pub struct Dev {
     pub dir: PathBuf,
