@@ -413,6 +413,36 @@ impl Cluster {
         join_all(self.signers.values().map(|s| s.group_key(key_id))).await
     }
 
+    /// Activates `group` for `key_id` at every signer that holds it pending (a key generation
+    /// whose activation a coordinator crash cut short). True when every signer now holds it
+    /// active.
+    pub async fn activate_everywhere(&self, key_id: &KeyId, group: &GroupKey) -> bool {
+        let Ok(bytes) = group.to_bytes() else {
+            return false;
+        };
+        let msg = Request::Activate {
+            key_id: key_id.clone(),
+            group_key_hex: hex::encode(bytes),
+        };
+        let mut all = true;
+        for r in join_all(self.signers.values().map(|s| s.call(&msg))).await {
+            match r {
+                Ok(Reply::Done) => {}
+                // Already active there: the store has nothing pending for the key.
+                Err(e) if e.code == "nothing_pending" => {}
+                Ok(other) => {
+                    tracing::warn!(reply = ?other, "unexpected answer to an activation");
+                    all = false;
+                }
+                Err(e) => {
+                    self.note(&e);
+                    all = false;
+                }
+            }
+        }
+        all
+    }
+
     /// Drops an unfinished or unactivated key generation of `key_id` at every signer.
     pub async fn abort_everywhere(&self, key_id: &KeyId) {
         let msg = Request::Abort {

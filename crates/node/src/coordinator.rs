@@ -41,7 +41,9 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), NodeError> {
         let refill = tokio::spawn(Arc::clone(&self.state.cluster).refill_forever());
-        tokio::spawn(crate::api::recover_pending(Arc::clone(&self.state)));
+        // Before the first request is served: a request that arrives now must not be taken for
+        // one a previous run left pending.
+        crate::api::recover_pending(Arc::clone(&self.state)).await;
         let store = Arc::clone(&self.state.store);
         let skew = self.state.tokens.clock_skew_secs;
         let prune = tokio::spawn(async move {

@@ -162,9 +162,10 @@ pub(crate) fn authenticate(
     Ok(v)
 }
 
-/// Finishes what a stopped coordinator left pending. A wallet whose key generation completed at
-/// the signers is recorded; one that no signer holds is dropped everywhere and its request marked
-/// failed; if some signer cannot be asked, the request stays pending for the next start.
+/// Finishes what a stopped coordinator left pending. A wallet that some signer activated is
+/// activated at the others (they all finished with the same key, or none would have) and
+/// recorded; one that no signer holds is dropped everywhere and its request marked failed; if
+/// some signer cannot be asked, the request stays pending for the next start.
 /// Signing requests stay pending until their client retries with the same idempotency key.
 pub(crate) async fn recover_pending(st: Arc<AppState>) {
     let pending = match st.store.pending() {
@@ -183,6 +184,12 @@ pub(crate) async fn recover_pending(st: Arc<AppState>) {
             .unwrap_or_default();
         let held = st.cluster.key_everywhere(&wallet).await;
         if let Some(group) = held.iter().find_map(|r| r.as_ref().ok()) {
+            // Some signer activated it, so every signer finished with this key: finish the
+            // activation the crash cut short, then record the wallet.
+            if !st.cluster.activate_everywhere(&wallet, group).await {
+                tracing::warn!(wallet = %wallet, "interrupted activation left pending: not every signer activated");
+                continue;
+            }
             match handlers::record_wallet(&st, &row.request_id, &wallet, &name, group) {
                 Ok(_) => {
                     tracing::info!(wallet = %wallet, "recorded a wallet whose creation was interrupted")
