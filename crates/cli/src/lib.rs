@@ -266,8 +266,8 @@ where
     }
 }
 
-/// Help and version go to stdout with success; a usage error is cut to its first line
-/// (clap's own `error: ...` sentence) and exits with 2, as clap does.
+/// Help and version go to stdout with success; a usage error is one line (clap's own
+/// `error: ...` sentence, with the arguments it names) and exits with 2, as clap does.
 fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
@@ -281,12 +281,19 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
+            // clap's sentence, and the arguments it lists under it (a missing one, say), on one
+            // line; its usage block is left out.
             let rendered = e.render().to_string();
-            let first = rendered
+            let sentence: Vec<&str> = rendered
                 .lines()
-                .next()
-                .unwrap_or("error: invalid arguments");
-            eprintln!("{first}");
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            if sentence.is_empty() {
+                eprintln!("error: invalid arguments");
+            } else {
+                eprintln!("{}", sentence.join(" "));
+            }
             ExitCode::from(2)
         }
     }
