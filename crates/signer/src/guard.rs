@@ -62,6 +62,11 @@ impl SignerNode {
         Self { signer, rules }
     }
 
+    /// The signer inside, for reopening it under other rules.
+    pub fn into_signer(self) -> Signer {
+        self.signer
+    }
+
     /// The signer inside (read-only).
     pub fn signer(&self) -> &Signer {
         &self.signer
