@@ -70,10 +70,19 @@ async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliErro
     let server = tokio::spawn(bound.serve(async move {
         let _ = stop_rx.await;
     }));
+    // The client commands find dev.json in ./tessera-dev unless told otherwise.
+    let dev_dir = if opts.data_dir == Path::new("./tessera-dev") {
+        String::new()
+    } else {
+        format!(" --dev-dir {}", layout.dir.display())
+    };
     writeln!(
         out,
         "tessera dev: {} of {} signers ready, API at {api_url}\n\
          credentials: {}\n\
+         try, from another terminal in this directory:\n  \
+           tessera wallet create{dev_dir} --name hot-1 --scheme frost-ed25519\n  \
+           tessera sign{dev_dir} --wallet <id> --message \"settle batch 1\"\n\
          stop with Ctrl-C; start again with the same --data-dir to keep every wallet",
         opts.threshold,
         opts.signers,
