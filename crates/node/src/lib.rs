@@ -70,10 +70,15 @@ pub fn write_pid(path: &Path) -> Result<(), NodeError> {
     write_pid_id(path, std::process::id())
 }
 
-/// Writes process id `pid` to `path` (replacing an old one).
+/// Writes process id `pid` to `path`, replacing an old one atomically (temporary file, then
+/// rename), so a reader never sees a half-written file.
 pub fn write_pid_id(path: &Path, pid: u32) -> Result<(), NodeError> {
-    std::fs::write(path, format!("{pid}\n"))
-        .map_err(|e| NodeError::new("io", format!("pid file `{}`: {e}", path.display())))
+    let err =
+        |e: std::io::Error| NodeError::new("io", format!("pid file `{}`: {e}", path.display()));
+    // Named for the writing process: `tessera dev` and the signer it started both write it.
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, format!("{pid}\n")).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM. The handlers are installed when this is
