@@ -168,10 +168,31 @@ impl Cluster {
             let msg = &msg;
             async move { (s.party(), s.call(msg).await) }
         });
+        let mut results = join_all(calls).await;
+        // Too few registered because some could not be reached: those get two more tries, a
+        // little apart, so that a restarting signer or a dropped connection does not fail the
+        // request. Registering is idempotent: a retry never registers twice.
+        for pause in [100, 400] {
+            let registered = results
+                .iter()
+                .filter(|(_, r)| matches!(r, Ok(Reply::Registered { .. })))
+                .count();
+            if registered >= need {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            for (party, result) in results.iter_mut() {
+                if matches!(result, Err(e) if is_transport(e))
+                    && let Some(s) = self.signers.get(party)
+                {
+                    *result = s.call(&msg).await;
+                }
+            }
+        }
         let mut ok = Vec::new();
         let mut refusals = Vec::new();
         let mut down = 0usize;
-        for (party, result) in join_all(calls).await {
+        for (party, result) in results {
             match result {
                 Ok(Reply::Registered { .. }) => {
                     self.note_ok(party);

@@ -362,10 +362,15 @@ impl Manual {
             .unwrap();
         let addr = signer_addr(&self.dir, n);
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut child = child;
         while std::net::TcpStream::connect(addr).is_err() {
             assert!(Instant::now() < deadline, "signer {n} did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "signer {n} exited although {addr} answers: is the port taken?"
+        );
         *self.signers.get_mut(usize::from(n - 1)).unwrap() = Some(child);
     }
 
@@ -427,6 +432,24 @@ impl Manual {
 
 impl Drop for Manual {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the processes said, for a failure seen only in CI.
+            for n in 1..=self.signers.len() {
+                let log = self.dir.join(format!("signer-{n}/signer.log"));
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                eprintln!("--- signer {n} log (last lines, newest first)");
+                for l in tail {
+                    eprintln!("{l}");
+                }
+            }
+            eprintln!("--- coordinator log");
+            if let Ok(log) = self.coordinator_log.lock() {
+                for l in log.iter().rev().take(40) {
+                    eprintln!("{l}");
+                }
+            }
+        }
         for c in self.signers.iter_mut().flatten() {
             let _ = c.kill();
             let _ = c.wait();
