@@ -143,20 +143,7 @@ fn peer_keys(
     parties: &BTreeSet<PartyId>,
 ) -> Result<PeerKeys, NodeError> {
     let bad = |m: String| NodeError::new("bad_config", m);
-    let text =
-        zeroize::Zeroizing::new(std::fs::read_to_string(&cfg.peer_key_file).map_err(|e| {
-            bad(format!(
-                "peer key file `{}`: {e}",
-                cfg.peer_key_file.display()
-            ))
-        })?);
-    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(text.trim(), &mut secret[..]).map_err(|_| {
-        bad(format!(
-            "peer key file `{}` must hold 32 bytes in hex",
-            cfg.peer_key_file.display()
-        ))
-    })?;
+    let secret = tessera_signer::peer::read_peer_key_file(&cfg.peer_key_file).map_err(bad)?;
     let mut publics = BTreeMap::new();
     for p in &cfg.peers {
         let mut pk = [0u8; 32];

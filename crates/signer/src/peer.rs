@@ -19,6 +19,7 @@ use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use rand_core::OsRng;
 use tessera_crypto::{CryptoError, ErrorKind};
 use tessera_types::{KeyId, PartyId};
+use zeroize::Zeroizing;
 
 type Kem = X25519HkdfSha256;
 type PrivateKey = <Kem as hpke::Kem>::PrivateKey;
@@ -32,6 +33,23 @@ const ENC_LEN: usize = 32;
 pub fn generate_peer_key() -> ([u8; 32], [u8; 32]) {
     let (sk, pk) = Kem::gen_keypair(&mut OsRng);
     (to_array(&sk.to_bytes()), to_array(&pk.to_bytes()))
+}
+
+/// Reads a peer key file: the 32-byte secret in hex (surrounding whitespace ignored), the format
+/// `tessera peer-key` and `tessera dev` write. The error says what is wrong, without the key.
+pub fn read_peer_key_file(path: &std::path::Path) -> Result<Zeroizing<[u8; 32]>, String> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("peer key file `{}`: {e}", path.display()))?,
+    );
+    let mut secret = Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text.trim(), &mut secret[..]).map_err(|_| {
+        format!(
+            "peer key file `{}` must hold 32 bytes in hex",
+            path.display()
+        )
+    })?;
+    Ok(secret)
 }
 
 /// The public key of a peer secret key.

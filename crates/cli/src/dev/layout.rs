@@ -104,10 +104,7 @@ pub(crate) fn write_peer_key(file: &Path) -> Result<String, CliError> {
 }
 
 fn read_peer_public(file: &Path) -> Result<String, CliError> {
-    let text = zeroize::Zeroizing::new(fs::read_to_string(file).map_err(|e| io(file, e))?);
-    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(text.trim(), &mut secret[..])
-        .map_err(|_| io(file, "not 32 bytes of hex"))?;
+    let secret = tessera_signer::peer::read_peer_key_file(file).map_err(CliError::new)?;
     let public = tessera_signer::peer::peer_public_key(&secret).map_err(|e| io(file, e))?;
     Ok(hex::encode(public))
 }
