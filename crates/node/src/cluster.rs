@@ -476,14 +476,6 @@ impl Cluster {
         }
     }
 
-    /// The group key of `key_id`, as a quorum of signers report it.
-    pub async fn group_key(&self, key_id: &KeyId) -> Result<GroupKey, ClusterError> {
-        let got = join_all(self.signers.values().map(|s| s.group_key(key_id))).await;
-        got.into_iter().find_map(Result::ok).ok_or_else(|| {
-            ClusterError::Unavailable(format!("no signer reports the key of `{key_id}`"))
-        })
-    }
-
     /// Tops up every watched wallet's commitment pools, forever. Signers that fail are skipped
     /// for a while; a signer that restarted (new boot) has its old commitments dropped.
     pub async fn refill_forever(self: Arc<Self>) {
