@@ -142,7 +142,7 @@ impl SignerNode {
             client: verified.client.id.to_string(),
             jti: verified.claims.jti.clone(),
             kind,
-            key_id: intent.wallet().clone(),
+            key_id: Some(intent.wallet().clone()),
             scheme,
             message,
             method: method.to_owned(),
@@ -202,7 +202,7 @@ impl SignerNode {
     ) -> Result<Progress, SignerError> {
         let req = self.request(request_id)?;
         let refuse = |what: String| Err(SignerError::NotAsked(what));
-        if req.kind != RequestKind::CreateWallet || req.key_id != *key_id {
+        if req.kind != RequestKind::CreateWallet || req.key_id.as_ref() != Some(key_id) {
             return refuse(format!(
                 "request `{request_id}` does not create wallet `{key_id}`"
             ));
@@ -299,7 +299,7 @@ impl SignerNode {
         package: &SigningPackage,
     ) -> Result<SignatureShare, SignerError> {
         let req = self.request(request_id)?;
-        if req.kind != RequestKind::Sign || req.key_id != *key_id {
+        if req.kind != RequestKind::Sign || req.key_id.as_ref() != Some(key_id) {
             return Err(SignerError::NotAsked(format!(
                 "request `{request_id}` does not sign with wallet `{key_id}`"
             )));
@@ -343,7 +343,10 @@ impl SignerNode {
                 )));
             }
         };
-        let group = self.signer.group_key(&req.key_id)?;
+        let key_id = req.key_id.ok_or_else(|| {
+            SignerError::NotAsked(format!("request `{request_id}` names no wallet"))
+        })?;
+        let group = self.signer.group_key(&key_id)?;
         tessera_crypto::verify(group.scheme(), &group.public_key(), &message, signature)?;
         self.signer
             .store_mut()

@@ -492,6 +492,7 @@ impl Signer {
             Some((request_id, max_rounds)) => {
                 self.store.consume_for_request(
                     request_id,
+                    tessera_store::RequestKind::Sign,
                     max_rounds,
                     key_id,
                     rec.generation,

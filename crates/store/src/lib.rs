@@ -1,5 +1,6 @@
-//! A signer's embedded store (SQLite): its sealed key shares, its nonce ledger and the client
-//! requests it registered.
+//! A signer's embedded store (SQLite): its sealed key shares, its nonce ledger, the client
+//! requests it registered, and its Ethereum records (asset registry, transactions bound to
+//! transfer requests).
 //!
 //! Durability: WAL journal with `synchronous=FULL`, so a transaction is on disk (fsync'd)
 //! when `commit` returns. `secure_delete` overwrites deleted content, and a replaced or
@@ -18,11 +19,13 @@
 //! *boot*, and only nonces issued in the current boot can be consumed; anything issued in an
 //! earlier boot is marked `discarded` when the next boot starts.
 
+mod eth;
 mod keys;
 mod ledger;
 mod requests;
 mod schema;
 
+pub use eth::{AssetAdded, AssetRecord, EthTxRecord};
 pub use requests::{Registration, RequestKind, RequestRecord};
 
 use std::fs::OpenOptions;
@@ -105,6 +108,12 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// An asset whose symbol or contract is registered already as something else.
+    #[error("asset conflict: {0}")]
+    AssetConflict(String),
+    /// A transaction that contradicts what is bound to its transfer request already.
+    #[error("transaction conflict: {0}")]
+    EthTxConflict(String),
     /// A stored value that does not parse.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),
@@ -130,6 +139,8 @@ impl StoreError {
             StoreError::Replay(_) => "replayed_request",
             StoreError::NoSuchRequest(_) => "unknown_request",
             StoreError::RequestClosed { .. } => "request_closed",
+            StoreError::AssetConflict(_) => "asset_exists",
+            StoreError::EthTxConflict(_) => "wrong_nonce",
             StoreError::Corrupt(_) => "store_corrupt",
             StoreError::Sqlite(_) => "store_error",
         }

@@ -17,8 +17,12 @@ use crate::{Store, StoreError, now};
 pub enum RequestKind {
     /// A new wallet key.
     CreateWallet,
-    /// A signature.
+    /// A signature over bytes fixed by the request (for ECDSA: the 32-byte hash).
     Sign,
+    /// An Ethereum transfer: the transactions signed for it are bound in `eth_txs`.
+    Transfer,
+    /// A new entry in the asset registry; names no wallet.
+    AddAsset,
 }
 
 impl RequestKind {
@@ -27,6 +31,8 @@ impl RequestKind {
         match self {
             RequestKind::CreateWallet => "create_wallet",
             RequestKind::Sign => "sign",
+            RequestKind::Transfer => "transfer",
+            RequestKind::AddAsset => "add_asset",
         }
     }
 
@@ -34,6 +40,8 @@ impl RequestKind {
         match s {
             "create_wallet" => Ok(RequestKind::CreateWallet),
             "sign" => Ok(RequestKind::Sign),
+            "transfer" => Ok(RequestKind::Transfer),
+            "add_asset" => Ok(RequestKind::AddAsset),
             other => Err(StoreError::Corrupt(format!("request kind `{other}`"))),
         }
     }
@@ -50,8 +58,8 @@ pub struct RequestRecord {
     pub jti: String,
     /// What it asks for.
     pub kind: RequestKind,
-    /// The wallet it is about (for a new wallet: the id it will have).
-    pub key_id: KeyId,
+    /// The wallet it is about (for a new wallet: the id it will have); none for `add_asset`.
+    pub key_id: Option<KeyId>,
     /// For a new wallet: its scheme.
     pub scheme: Option<Scheme>,
     /// For a signature: the exact bytes to sign.
@@ -115,7 +123,7 @@ impl Store {
                 req.client,
                 req.jti,
                 req.kind.as_str(),
-                req.key_id.as_str(),
+                req.key_id.as_ref().map(KeyId::as_str),
                 req.scheme.map(Scheme::name),
                 req.message,
                 req.method,
@@ -166,6 +174,7 @@ impl Store {
     pub fn consume_for_request(
         &mut self,
         request_id: &str,
+        kind: RequestKind,
         max_rounds: u32,
         key_id: &KeyId,
         generation: u32,
@@ -176,7 +185,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rounds = open_round_in(&tx, request_id, RequestKind::Sign, key_id, max_rounds)?;
+        let rounds = open_round_in(&tx, request_id, kind, key_id, max_rounds)?;
         consume_in(&tx, boot, key_id, generation, nonce_id, signed_digest)?;
         tx.commit()?;
         Ok(rounds)
@@ -216,8 +225,11 @@ fn open_round_in(
     if req.kind != kind {
         return Err(closed(format!("it is a `{}` request", req.kind.as_str())));
     }
-    if req.key_id != *key_id {
-        return Err(closed(format!("it is about wallet `{}`", req.key_id)));
+    if req.key_id.as_ref() != Some(key_id) {
+        return Err(closed(match &req.key_id {
+            Some(k) => format!("it is about wallet `{k}`"),
+            None => "it is about no wallet".into(),
+        }));
     }
     if req.signature.is_some() {
         return Err(closed("it is complete".into()));
@@ -250,7 +262,7 @@ fn request_in(
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<String>>(5)?,
                         r.get::<_, Option<Vec<u8>>>(6)?,
                         r.get::<_, String>(7)?,
@@ -278,7 +290,11 @@ fn request_in(
         client: a.1,
         jti: a.2,
         kind: RequestKind::parse(&a.3)?,
-        key_id: KeyId::new(&a.4).map_err(|e| corrupt(e.to_string()))?,
+        key_id: a
+            .4
+            .map(|k| KeyId::new(&k))
+            .transpose()
+            .map_err(|e| corrupt(e.to_string()))?,
         scheme: a
             .5
             .map(|s| s.parse::<Scheme>())

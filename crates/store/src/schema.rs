@@ -6,9 +6,9 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The newest schema this build writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
-const V1: &str = "
+pub(crate) const V1: &str = "
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -44,7 +44,7 @@ CREATE INDEX nonces_issued ON nonces (key_id, state);
 
 /// v2: key generation and refresh finish in two phases. A party's result waits here, unable
 /// to sign, until the coordinator has seen every party finish with the same group key.
-const V2: &str = "
+pub(crate) const V2: &str = "
 CREATE TABLE pending_keys (
     key_id       TEXT PRIMARY KEY,
     scheme       TEXT NOT NULL,
@@ -61,7 +61,7 @@ CREATE TABLE pending_keys (
 /// v3: the client requests this signer has verified and registered. A request is registered
 /// while its token is fresh and is the only thing a later key generation or signature share can
 /// be for; `(client, jti)` is unique, so a token is never accepted twice.
-const V3: &str = "
+pub(crate) const V3: &str = "
 CREATE TABLE requests (
     request_id    TEXT PRIMARY KEY,
     client        TEXT NOT NULL,
@@ -85,6 +85,60 @@ CREATE TABLE requests (
 );
 ";
 
+/// v4: Ethereum. Requests gain the kinds `transfer` and `add_asset` (which names no wallet, so
+/// `key_id` may be NULL); the table is rebuilt because SQLite cannot change a CHECK in place.
+/// `assets` is the token registry this signer accepted from admins' signed requests (ETH is
+/// built in and never stored). `eth_txs` binds every unsigned transaction this signer agreed to
+/// sign to the transfer request it is for: all of a request's transactions share one nonce.
+const V4: &str = "
+CREATE TABLE requests_v4 (
+    request_id    TEXT PRIMARY KEY,
+    client        TEXT NOT NULL,
+    jti           TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('create_wallet', 'sign', 'transfer', 'add_asset')),
+    key_id        TEXT CHECK ((key_id IS NULL) = (kind = 'add_asset')),
+    scheme        TEXT,
+    message       BLOB,
+    method        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    body          BLOB NOT NULL,
+    token         TEXT NOT NULL,
+    issued_at     INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    registered_at INTEGER NOT NULL,
+    rounds        INTEGER NOT NULL DEFAULT 0 CHECK (rounds >= 0),
+    signature     BLOB,
+    completed_at  INTEGER,
+    UNIQUE (client, jti),
+    CHECK ((signature IS NULL) = (completed_at IS NULL))
+);
+INSERT INTO requests_v4 SELECT * FROM requests;
+DROP TABLE requests;
+ALTER TABLE requests_v4 RENAME TO requests;
+CREATE TABLE assets (
+    chain      TEXT NOT NULL,
+    symbol     TEXT NOT NULL,
+    contract   TEXT NOT NULL,
+    decimals   INTEGER NOT NULL CHECK (decimals BETWEEN 0 AND 77),
+    request_id TEXT NOT NULL REFERENCES requests(request_id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (chain, symbol),
+    UNIQUE (chain, contract)
+);
+CREATE TABLE eth_txs (
+    signing_hash BLOB PRIMARY KEY CHECK (length(signing_hash) = 32),
+    request_id   TEXT NOT NULL REFERENCES requests(request_id),
+    key_id       TEXT NOT NULL,
+    nonce        INTEGER NOT NULL CHECK (nonce >= 0),
+    max_fee      TEXT NOT NULL,
+    priority_fee TEXT NOT NULL,
+    unsigned_tx  BLOB NOT NULL,
+    signature    BLOB,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX eth_txs_request ON eth_txs (request_id);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
@@ -93,7 +147,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: VERSION,
         });
     }
-    for (version, ddl) in [(1, V1), (2, V2), (3, V3)] {
+    for (version, ddl) in [(1, V1), (2, V2), (3, V3), (4, V4)] {
         if found < version {
             let tx = conn.transaction()?;
             tx.execute_batch(ddl)?;

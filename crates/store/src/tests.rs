@@ -320,7 +320,7 @@ fn sign_request(id: &str, jti: &str, token: &str) -> RequestRecord {
         client: "trader".into(),
         jti: jti.into(),
         kind: RequestKind::Sign,
-        key_id: KeyId::new("k").unwrap(),
+        key_id: Some(KeyId::new("k").unwrap()),
         scheme: None,
         message: Some(b"pay bob".to_vec()),
         method: "POST".into(),
@@ -371,24 +371,24 @@ fn a_signing_round_and_its_nonce_are_one_transaction() {
 
     // A nonce that cannot be consumed opens no round.
     let e = s
-        .consume_for_request("r1", 2, &k, 0, &[9; 32], &[0; 32])
+        .consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[9; 32], &[0; 32])
         .unwrap_err();
     assert_eq!(e.code(), "nonce_unavailable");
     assert_eq!(s.request("r1").unwrap().unwrap().rounds, 0);
 
     assert_eq!(
-        s.consume_for_request("r1", 2, &k, 0, &[1; 32], &[0; 32])
+        s.consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[1; 32], &[0; 32])
             .unwrap(),
         1
     );
     assert_eq!(
-        s.consume_for_request("r1", 2, &k, 0, &[2; 32], &[0; 32])
+        s.consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[2; 32], &[0; 32])
             .unwrap(),
         2
     );
     // Rounds exhausted: the nonce stays issued.
     let e = s
-        .consume_for_request("r1", 2, &k, 0, &[3; 32], &[0; 32])
+        .consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[3; 32], &[0; 32])
         .unwrap_err();
     assert_eq!(e.code(), "request_closed");
     assert_eq!(
@@ -398,7 +398,7 @@ fn a_signing_round_and_its_nonce_are_one_transaction() {
 
     // Unknown request, wrong wallet.
     let e = s
-        .consume_for_request("nope", 9, &k, 0, &[3; 32], &[0; 32])
+        .consume_for_request("nope", RequestKind::Sign, 9, &k, 0, &[3; 32], &[0; 32])
         .unwrap_err();
     assert_eq!(e.code(), "unknown_request");
     s.register_request(&sign_request("r2", "j2", "t2")).unwrap();
@@ -431,4 +431,134 @@ fn a_complete_request_gives_no_more_rounds() {
         s.complete_request("nope", b"x").unwrap_err().code(),
         "unknown_request"
     );
+}
+
+fn asset(symbol: &str, contract: &str, decimals: u8) -> AssetRecord {
+    AssetRecord {
+        chain: "ethereum".into(),
+        symbol: symbol.into(),
+        contract: contract.into(),
+        decimals,
+    }
+}
+
+#[test]
+fn an_asset_symbol_and_contract_are_registered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut s = booted(&path);
+    let mut add = sign_request("a1", "j1", "t1");
+    add.kind = RequestKind::AddAsset;
+    add.key_id = None;
+    s.register_request(&add).unwrap();
+    let usdc = asset("USDC", "0x00000000000000000000000000000000000000aa", 6);
+    assert_eq!(s.add_asset(&usdc, "a1").unwrap(), AssetAdded::New);
+    assert_eq!(s.add_asset(&usdc, "a1").unwrap(), AssetAdded::Same);
+    // Another contract or decimals under the symbol, or the contract under another symbol.
+    for conflict in [
+        asset("USDC", "0x00000000000000000000000000000000000000bb", 6),
+        asset("USDC", "0x00000000000000000000000000000000000000aa", 18),
+        asset("USDT", "0x00000000000000000000000000000000000000aa", 6),
+    ] {
+        assert_eq!(
+            s.add_asset(&conflict, "a1").unwrap_err().code(),
+            "asset_exists"
+        );
+    }
+    drop(s);
+    let s = booted(&path);
+    assert_eq!(s.asset("ethereum", "USDC").unwrap(), Some(usdc.clone()));
+    assert_eq!(s.asset("ethereum", "USDT").unwrap(), None);
+    assert_eq!(s.assets("ethereum").unwrap(), vec![usdc]);
+    assert_eq!(
+        s.request("a1").unwrap().unwrap().kind,
+        RequestKind::AddAsset
+    );
+}
+
+fn bound(hash: u8, request: &str, nonce: u64, max_fee: u128) -> EthTxRecord {
+    EthTxRecord {
+        signing_hash: [hash; 32],
+        request_id: request.into(),
+        key_id: KeyId::new("k").unwrap(),
+        nonce,
+        max_fee,
+        priority_fee: 1,
+        unsigned_tx: vec![2, hash],
+        signature: None,
+    }
+}
+
+#[test]
+fn every_transaction_of_a_transfer_request_has_the_same_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let mut s = booted(&path);
+    for (id, jti) in [("r1", "j1"), ("r2", "j2")] {
+        let mut r = sign_request(id, jti, jti);
+        r.kind = RequestKind::Transfer;
+        r.message = None;
+        s.register_request(&r).unwrap();
+    }
+    assert_eq!(s.bind_eth_tx(&bound(1, "r1", 7, 100)).unwrap().nonce, 7);
+    // The same transaction again is found, not bound twice.
+    assert_eq!(
+        s.bind_eth_tx(&bound(1, "r1", 7, 100)).unwrap(),
+        bound(1, "r1", 7, 100)
+    );
+    // A replacement with the same nonce is bound; another nonce is refused.
+    s.bind_eth_tx(&bound(2, "r1", 7, 200)).unwrap();
+    assert_eq!(
+        s.bind_eth_tx(&bound(3, "r1", 8, 300)).unwrap_err().code(),
+        "wrong_nonce"
+    );
+    let mut other_wallet = bound(4, "r1", 7, 300);
+    other_wallet.key_id = KeyId::new("other").unwrap();
+    assert_eq!(
+        s.bind_eth_tx(&other_wallet).unwrap_err().code(),
+        "wrong_nonce"
+    );
+    // One transaction belongs to one request.
+    assert_eq!(
+        s.bind_eth_tx(&bound(1, "r2", 7, 100)).unwrap_err().code(),
+        "wrong_nonce"
+    );
+    s.sign_eth_tx(&[2; 32], b"sig-a").unwrap();
+    s.sign_eth_tx(&[2; 32], b"sig-b").unwrap();
+    drop(s);
+    let s = booted(&path);
+    let txs = s.eth_txs("r1").unwrap();
+    assert_eq!(txs.len(), 2);
+    assert_eq!(txs[1].signature.as_deref(), Some(&b"sig-a"[..]));
+    assert_eq!(txs[1].max_fee, 200);
+    assert!(s.eth_txs("r2").unwrap().is_empty());
+}
+
+#[test]
+fn a_v3_store_migrates_its_requests_to_v4() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for ddl in [crate::schema::V1, crate::schema::V2, crate::schema::V3] {
+            conn.execute_batch(ddl).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute(
+            "INSERT INTO requests (request_id, client, jti, kind, key_id, message, method, path,
+                                   body, token, issued_at, expires_at, registered_at)
+             VALUES ('r1', 'trader', 'j1', 'sign', 'k', x'01', 'POST', '/p', x'7b7d', 't', 1, 2, 3)",
+            [],
+        )
+        .unwrap();
+    }
+    let s = booted(&path);
+    let r = s.request("r1").unwrap().unwrap();
+    assert_eq!(r.key_id, Some(KeyId::new("k").unwrap()));
+    assert_eq!(r.message.as_deref(), Some(&[1u8][..]));
+    // A request with no wallet is only an asset registration.
+    let mut bad = sign_request("r2", "j2", "t2");
+    bad.key_id = None;
+    let mut s = s;
+    assert!(s.register_request(&bad).is_err());
 }
