@@ -491,9 +491,11 @@ impl Signer {
             None => self.store.consume(key_id, rec.generation, &id.0, &digest)?,
             Some((request_id, max_rounds)) => {
                 self.store.consume_for_request(
-                    request_id,
-                    tessera_store::RequestKind::Sign,
-                    max_rounds,
+                    tessera_store::RoundOf {
+                        request_id,
+                        kind: tessera_store::RequestKind::Sign,
+                        max_rounds,
+                    },
                     key_id,
                     rec.generation,
                     &id.0,

@@ -26,7 +26,7 @@ mod requests;
 mod schema;
 
 pub use eth::{AssetAdded, AssetRecord, EthTxRecord};
-pub use requests::{Registration, RequestKind, RequestRecord};
+pub use requests::{Registration, RequestKind, RequestRecord, RoundOf};
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;

@@ -84,6 +84,18 @@ pub struct RequestRecord {
     pub signature: Option<Vec<u8>>,
 }
 
+/// The round a signature opens on a request: which request, of which kind, and how many rounds
+/// it may open in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundOf<'a> {
+    /// The request.
+    pub request_id: &'a str,
+    /// Its kind, as the caller expects it.
+    pub kind: RequestKind,
+    /// Rounds it may open in all.
+    pub max_rounds: u32,
+}
+
 /// What [`Store::register_request`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -173,9 +185,7 @@ impl Store {
     /// durable transaction: either both happen or neither does.
     pub fn consume_for_request(
         &mut self,
-        request_id: &str,
-        kind: RequestKind,
-        max_rounds: u32,
+        round: RoundOf<'_>,
         key_id: &KeyId,
         generation: u32,
         nonce_id: &[u8; 32],
@@ -185,7 +195,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rounds = open_round_in(&tx, request_id, kind, key_id, max_rounds)?;
+        let rounds = open_round_in(&tx, round.request_id, round.kind, key_id, round.max_rounds)?;
         consume_in(&tx, boot, key_id, generation, nonce_id, signed_digest)?;
         tx.commit()?;
         Ok(rounds)

@@ -359,6 +359,14 @@ fn a_token_registers_once_and_its_jti_never_again() {
     assert_eq!(stored.message.as_deref(), Some(&b"pay bob"[..]));
 }
 
+fn round(request_id: &str, max_rounds: u32) -> RoundOf<'_> {
+    RoundOf {
+        request_id,
+        kind: RequestKind::Sign,
+        max_rounds,
+    }
+}
+
 #[test]
 fn a_signing_round_and_its_nonce_are_one_transaction() {
     let dir = tempfile::tempdir().unwrap();
@@ -371,24 +379,24 @@ fn a_signing_round_and_its_nonce_are_one_transaction() {
 
     // A nonce that cannot be consumed opens no round.
     let e = s
-        .consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[9; 32], &[0; 32])
+        .consume_for_request(round("r1", 2), &k, 0, &[9; 32], &[0; 32])
         .unwrap_err();
     assert_eq!(e.code(), "nonce_unavailable");
     assert_eq!(s.request("r1").unwrap().unwrap().rounds, 0);
 
     assert_eq!(
-        s.consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[1; 32], &[0; 32])
+        s.consume_for_request(round("r1", 2), &k, 0, &[1; 32], &[0; 32])
             .unwrap(),
         1
     );
     assert_eq!(
-        s.consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[2; 32], &[0; 32])
+        s.consume_for_request(round("r1", 2), &k, 0, &[2; 32], &[0; 32])
             .unwrap(),
         2
     );
     // Rounds exhausted: the nonce stays issued.
     let e = s
-        .consume_for_request("r1", RequestKind::Sign, 2, &k, 0, &[3; 32], &[0; 32])
+        .consume_for_request(round("r1", 2), &k, 0, &[3; 32], &[0; 32])
         .unwrap_err();
     assert_eq!(e.code(), "request_closed");
     assert_eq!(
@@ -398,7 +406,7 @@ fn a_signing_round_and_its_nonce_are_one_transaction() {
 
     // Unknown request, wrong wallet.
     let e = s
-        .consume_for_request("nope", RequestKind::Sign, 9, &k, 0, &[3; 32], &[0; 32])
+        .consume_for_request(round("nope", 9), &k, 0, &[3; 32], &[0; 32])
         .unwrap_err();
     assert_eq!(e.code(), "unknown_request");
     s.register_request(&sign_request("r2", "j2", "t2")).unwrap();
