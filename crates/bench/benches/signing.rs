@@ -161,6 +161,7 @@ impl Bare {
         match scheme {
             Scheme::FrostEd25519 => Bare::Ed(bare_ed::dkg(t, n)),
             Scheme::FrostSecp256k1Tr => Bare::Tr(bare_tr::dkg(t, n)),
+            Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
         }
     }
 
@@ -202,6 +203,7 @@ impl SingleKey {
             Scheme::FrostSecp256k1Tr => {
                 SingleKey::Tr(Box::new(k256::schnorr::SigningKey::random(&mut OsRng)))
             }
+            Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
         }
     }
 
@@ -271,7 +273,7 @@ fn group_name(kind: &str, scheme: Scheme, t: u16, n: u16) -> String {
 }
 
 fn dkg(c: &mut Criterion) {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         for (t, n) in SHAPES {
             let mut group = c.benchmark_group(group_name("dkg", scheme, t, n));
             group.bench_function("frost_bare", |b| {
@@ -287,7 +289,7 @@ fn dkg(c: &mut Criterion) {
 }
 
 fn sign(c: &mut Criterion) {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         for (t, n) in SHAPES {
             let mut group = c.benchmark_group(group_name("sign", scheme, t, n));
 
@@ -362,7 +364,7 @@ fn sign(c: &mut Criterion) {
 }
 
 fn nonce_refill(c: &mut Criterion) {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         let mut group = c.benchmark_group(format!("nonce_refill/{}", scheme.name()));
 
         let bare = Bare::dkg(scheme, 2, 3);
