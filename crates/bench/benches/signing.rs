@@ -11,6 +11,11 @@
 //!   `tessera_with_commit` (empty cache: each signature fetches fresh commitments first).
 //! - `nonce_refill/<scheme>`: 100 nonce pairs, in memory (`frost_bare`) and through
 //!   `Signer::commit` (`tessera`: one durable ledger batch).
+//! - `sign/ecdsa-secp256k1/2-of-3`: `single_key` (`k256` ECDSA of the 32-byte hash, with its
+//!   recovery id), `dkls23_bare` (the library's three rounds and assembly for both signers, in
+//!   this thread) and `tessera_crypto` (`EcdsaSign` for both signers in this thread: envelopes,
+//!   postcard, sender checks, and the `k256` verification and key recovery of the result). No
+//!   signer nodes yet: the service does not drive ECDSA sessions.
 //!
 //! Stores live in a temporary directory (`$TMPDIR`, else `/tmp`). Run with
 //! `cargo bench -p tessera-bench --bench signing`; figures are in `docs/BENCHMARKS.md`.
@@ -34,6 +39,9 @@ use tessera_coordinator::{Coordinator, SignerLink, generate_key};
 use tessera_crypto::GroupKey;
 use tessera_signer::Signer;
 use tessera_types::{KeyId, Scheme, Threshold};
+
+#[path = "signing/ecdsa.rs"]
+mod ecdsa;
 
 /// The message of every row: the size of a sighash.
 const MESSAGE: [u8; 32] = *b"tessera benchmark: 32-byte hash.";
@@ -403,6 +411,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = dkg, sign, nonce_refill
+    targets = dkg, sign, ecdsa::sign_ecdsa, nonce_refill
 }
 criterion_main!(benches);
