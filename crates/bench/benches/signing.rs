@@ -11,6 +11,11 @@
 //!   `tessera_with_commit` (empty cache: each signature fetches fresh commitments first).
 //! - `nonce_refill/<scheme>`: 100 nonce pairs, in memory (`frost_bare`) and through
 //!   `Signer::commit` (`tessera`: one durable ledger batch).
+//! - `sign/ecdsa-secp256k1/2-of-3`: `single_key` (`k256` ECDSA of the 32-byte hash, with its
+//!   recovery id), `dkls23_bare` (the library's three rounds and assembly for both signers, in
+//!   this thread) and `tessera_crypto` (`EcdsaSign` for both signers in this thread: envelopes,
+//!   postcard, sender checks, and the `k256` verification and key recovery of the result). No
+//!   signer nodes yet: the service does not drive ECDSA sessions.
 //!
 //! Stores live in a temporary directory (`$TMPDIR`, else `/tmp`). Run with
 //! `cargo bench -p tessera-bench --bench signing`; figures are in `docs/BENCHMARKS.md`.
@@ -34,6 +39,9 @@ use tessera_coordinator::{Coordinator, SignerLink, generate_key};
 use tessera_crypto::GroupKey;
 use tessera_signer::Signer;
 use tessera_types::{KeyId, Scheme, Threshold};
+
+#[path = "signing/ecdsa.rs"]
+mod ecdsa;
 
 /// The message of every row: the size of a sighash.
 const MESSAGE: [u8; 32] = *b"tessera benchmark: 32-byte hash.";
@@ -161,6 +169,7 @@ impl Bare {
         match scheme {
             Scheme::FrostEd25519 => Bare::Ed(bare_ed::dkg(t, n)),
             Scheme::FrostSecp256k1Tr => Bare::Tr(bare_tr::dkg(t, n)),
+            Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
         }
     }
 
@@ -202,6 +211,7 @@ impl SingleKey {
             Scheme::FrostSecp256k1Tr => {
                 SingleKey::Tr(Box::new(k256::schnorr::SigningKey::random(&mut OsRng)))
             }
+            Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
         }
     }
 
@@ -271,7 +281,7 @@ fn group_name(kind: &str, scheme: Scheme, t: u16, n: u16) -> String {
 }
 
 fn dkg(c: &mut Criterion) {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         for (t, n) in SHAPES {
             let mut group = c.benchmark_group(group_name("dkg", scheme, t, n));
             group.bench_function("frost_bare", |b| {
@@ -287,7 +297,7 @@ fn dkg(c: &mut Criterion) {
 }
 
 fn sign(c: &mut Criterion) {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         for (t, n) in SHAPES {
             let mut group = c.benchmark_group(group_name("sign", scheme, t, n));
 
@@ -362,7 +372,7 @@ fn sign(c: &mut Criterion) {
 }
 
 fn nonce_refill(c: &mut Criterion) {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         let mut group = c.benchmark_group(format!("nonce_refill/{}", scheme.name()));
 
         let bare = Bare::dkg(scheme, 2, 3);
@@ -401,6 +411,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = dkg, sign, nonce_refill
+    targets = dkg, sign, ecdsa::sign_ecdsa, nonce_refill
 }
 criterion_main!(benches);

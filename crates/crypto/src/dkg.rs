@@ -7,6 +7,9 @@
 //! 3. broadcast: a digest of the resulting public key package, so that a party that sent
 //!    different round-1 packages to different parties is caught before the key is used.
 //!
+//! Threshold ECDSA keys (`ecdsa-secp256k1`) come from `dkls23` in four rounds instead: see
+//! [`crate::ecdsa`].
+//!
 //! `frost-core` refuses thresholds below 2. For `t = 1` (every party can sign alone, so every
 //! party must hold the whole key): with `n = 1` the single party generates its key locally;
 //! with `n >= 2` the parties run the 2-of-n DKG and, in round 3, also send each other their
@@ -24,7 +27,7 @@ use tessera_types::PartyId;
 use zeroize::Zeroizing;
 
 use crate::error::{CryptoError, ErrorKind};
-use crate::keys::{GroupKey, KeyShare};
+use crate::keys::{GroupInner, GroupKey, KeyShare, ShareInner};
 use crate::protocol::{Envelope, Inbox, Outbox, ProtocolKind, Session, Step, open_inbox, outbox};
 use crate::suite::{Any, Ed, Suite, Tr, from_frost, ident, with_suite};
 
@@ -38,7 +41,13 @@ pub struct KeyOutput {
 }
 
 /// A party's state in a running DKG. Advancing consumes it.
-pub struct Dkg(Any<Machine<Ed>, Machine<Tr>>);
+pub struct Dkg(Inner);
+
+/// Boxed: an ECDSA DKG state is about three times a FROST one.
+enum Inner {
+    Frost(Box<Any<Machine<Ed>, Machine<Tr>>>),
+    Ecdsa(Box<crate::ecdsa::dkg::Machine>),
+}
 
 pub(crate) struct Machine<C: Suite> {
     session: Session,
@@ -64,28 +73,43 @@ pub(crate) enum State<C: Ciphersuite> {
 impl Dkg {
     /// Starts a DKG as `session.me`. Returns the round-1 messages, or the key at once when the
     /// session has a single party.
+    ///
+    /// For `ecdsa-secp256k1` the threshold must be at least 2 and the parties numbered 1 to
+    /// `n`; `dkls23` draws its own randomness, so `rng` is not used.
     pub fn start<R: RngCore + CryptoRng>(
         session: Session,
         rng: &mut R,
     ) -> Result<Step<Dkg, KeyOutput>, CryptoError> {
         match session.scheme {
-            tessera_types::Scheme::FrostEd25519 => {
-                Ok(Machine::<Ed>::start(session, rng)?.map_state(|m| Dkg(Any::Ed(m))))
-            }
-            tessera_types::Scheme::FrostSecp256k1Tr => {
-                Ok(Machine::<Tr>::start(session, rng)?.map_state(|m| Dkg(Any::Tr(m))))
+            tessera_types::Scheme::FrostEd25519 => Ok(Machine::<Ed>::start(session, rng)?
+                .map_state(|m| Dkg(Inner::Frost(Box::new(Any::Ed(m)))))),
+            tessera_types::Scheme::FrostSecp256k1Tr => Ok(Machine::<Tr>::start(session, rng)?
+                .map_state(|m| Dkg(Inner::Frost(Box::new(Any::Tr(m)))))),
+            tessera_types::Scheme::EcdsaSecp256k1 => {
+                Ok(crate::ecdsa::dkg::Machine::start(session)?
+                    .map_state(|m| Dkg(Inner::Ecdsa(Box::new(m)))))
             }
         }
     }
 
     /// Feeds the messages of the current round; consumes this state.
     pub fn advance(self, inbox: &Inbox) -> Result<Step<Dkg, KeyOutput>, CryptoError> {
-        with_suite!(self.0, m, Wrap => Ok(m.advance(inbox)?.map_state(|m| Dkg(Wrap(m)))))
+        match self.0 {
+            Inner::Frost(any) => with_suite!(*any, m, Wrap => Ok(m
+                .advance(inbox)?
+                .map_state(|m| Dkg(Inner::Frost(Box::new(Wrap(m))))))),
+            Inner::Ecdsa(m) => Ok(m
+                .advance(inbox)?
+                .map_state(|m| Dkg(Inner::Ecdsa(Box::new(m))))),
+        }
     }
 
     /// The session this DKG runs in.
     pub fn session(&self) -> &Session {
-        crate::suite::each_suite!(&self.0, m => &m.session)
+        match &self.0 {
+            Inner::Frost(any) => crate::suite::each_suite!(any.as_ref(), m => &m.session),
+            Inner::Ecdsa(m) => m.session(),
+        }
     }
 }
 
@@ -143,12 +167,12 @@ fn output(
 ) -> KeyOutput {
     KeyOutput {
         share: KeyShare {
-            inner: key,
+            inner: ShareInner::Frost(key),
             party: session.me,
             threshold: session.threshold,
         },
         group: GroupKey {
-            inner: public,
+            inner: GroupInner::Frost(public),
             threshold: session.threshold,
             parties: session.parties.clone(),
         },

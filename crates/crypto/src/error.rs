@@ -29,8 +29,12 @@ pub enum ErrorKind {
     Mismatch,
     /// A signature that does not verify.
     InvalidSignature,
-    /// An operation that the key's parameters cannot support.
+    /// An operation that the key's parameters or scheme cannot support.
     Unsupported,
+    /// A party failed a check of threshold ECDSA's oblivious-transfer or multiplication
+    /// protocol (DKLs23 `BanCounterparty`). The blamed party must be excluded from every later
+    /// signing and refresh of this key: signing on with it can leak the key (ADR 0010).
+    BanCounterparty,
     /// Another error reported by the underlying library.
     Library,
 }
@@ -51,6 +55,7 @@ impl ErrorKind {
             ErrorKind::Mismatch => "mismatch",
             ErrorKind::InvalidSignature => "invalid_signature",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::BanCounterparty => "ban_counterparty",
             ErrorKind::Library => "library_error",
         }
     }

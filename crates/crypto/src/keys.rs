@@ -4,11 +4,22 @@
 //! `tests/golden.rs`):
 //!
 //! ```text
-//! key share, v1:  "TKS" 0x01 | scheme u8 | party u16 | t u16 | n u16 | frost KeyPackage
+//! key share, v1:  "TKS" 0x01 | scheme u8 | party u16 | t u16 | n u16 | body
 //! group key, v1:  "TGK" 0x01 | scheme u8 | t u16 | n u16 | count u16 | party u16 * count
-//!                 | frost PublicKeyPackage
+//!                 | body
 //! ```
-//! Integers are big-endian. The frost encodings carry their own ciphersuite id and version.
+//! Integers are big-endian. The scheme tags are 1 (frost-ed25519), 2 (frost-secp256k1-tr) and
+//! 3 (ecdsa-secp256k1). The bodies are:
+//!
+//! - FROST: the share's frost `KeyPackage`, the group's frost `PublicKeyPackage`; the frost
+//!   encodings carry their own ciphersuite id and version.
+//! - ECDSA (tag 3): the share's body is `dkls23` 0.6.2's `Party` (secp256k1) in postcard,
+//!   which holds the key share, the public key, the zero-share seeds, the per-pair oblivious
+//!   transfer state and the chain code (about 105 KB for 2-of-3). The group's body is the
+//!   32-byte chain code followed by `dkls23`'s `PublicKeyPackage` in postcard (group key,
+//!   every party's public share, t and n). The parties of an ECDSA key are numbered 1 to n
+//!   (the dkls23 party index is the party id). Postcard has no version of its own: the golden
+//!   files pin it, and a `dkls23` upgrade that changes it needs a new format version.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -18,17 +29,38 @@ use frost_core::{Ciphersuite, Group, VerifyingKey};
 use tessera_types::{PartyId, Scheme, Threshold};
 use zeroize::Zeroizing;
 
+use crate::ecdsa::keys::{EcdsaGroup, EcdsaShare};
 use crate::error::{CryptoError, ErrorKind};
 use crate::secret::SecretBytes;
-use crate::suite::{Any, Ed, Suite, Tr, each_suite, ident, lib_err, scheme_from_tag, scheme_tag};
+use crate::suite::{
+    Any, Ed, Suite, Tr, each_suite, ident, lib_err, not_frost, scheme_from_tag, scheme_tag,
+};
 
 const SHARE_MAGIC: &[u8; 3] = b"TKS";
 const GROUP_MAGIC: &[u8; 3] = b"TGK";
 const FORMAT_V1: u8 = 1;
 
+/// A FROST share of either ciphersuite.
+pub(crate) type FrostShare = Any<Box<KeyPackage<Ed>>, Box<KeyPackage<Tr>>>;
+/// A FROST public key package of either ciphersuite.
+pub(crate) type FrostGroup = Any<PublicKeyPackage<Ed>, PublicKeyPackage<Tr>>;
+
+/// The scheme-specific content of a [`KeyShare`].
+pub(crate) enum ShareInner {
+    Frost(FrostShare),
+    Ecdsa(EcdsaShare),
+}
+
+/// The scheme-specific content of a [`GroupKey`].
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum GroupInner {
+    Frost(FrostGroup),
+    Ecdsa(Box<EcdsaGroup>),
+}
+
 /// One party's share of a threshold key. Secret: zeroized on drop, never printed, not `Clone`.
 pub struct KeyShare {
-    pub(crate) inner: Any<Box<KeyPackage<Ed>>, Box<KeyPackage<Tr>>>,
+    pub(crate) inner: ShareInner,
     pub(crate) party: PartyId,
     pub(crate) threshold: Threshold,
 }
@@ -36,7 +68,7 @@ pub struct KeyShare {
 /// The public side of a threshold key: the group key and every party's public share.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GroupKey {
-    pub(crate) inner: Any<PublicKeyPackage<Ed>, PublicKeyPackage<Tr>>,
+    pub(crate) inner: GroupInner,
     pub(crate) threshold: Threshold,
     pub(crate) parties: BTreeSet<PartyId>,
 }
@@ -44,7 +76,18 @@ pub struct GroupKey {
 impl KeyShare {
     /// The key's scheme.
     pub fn scheme(&self) -> Scheme {
-        self.inner.scheme()
+        match &self.inner {
+            ShareInner::Frost(any) => any.scheme(),
+            ShareInner::Ecdsa(_) => Scheme::EcdsaSecp256k1,
+        }
+    }
+
+    /// The FROST share, or `Unsupported` for `what` on a threshold ECDSA share.
+    pub(crate) fn frost(&self, what: &str) -> Result<&FrostShare, CryptoError> {
+        match &self.inner {
+            ShareInner::Frost(any) => Ok(any),
+            ShareInner::Ecdsa(_) => Err(not_frost(self.scheme(), what)),
+        }
     }
 
     /// The party holding this share.
@@ -59,14 +102,19 @@ impl KeyShare {
 
     /// The group public key this share belongs to, as [`GroupKey::public_key`] encodes it.
     pub fn public_key(&self) -> Vec<u8> {
-        each_suite!(&self.inner, kp => public_key_bytes(kp.verifying_key()))
+        match &self.inner {
+            ShareInner::Frost(any) => each_suite!(any, kp => public_key_bytes(kp.verifying_key())),
+            ShareInner::Ecdsa(share) => share.public_key().to_vec(),
+        }
     }
 
     /// Whether this share is the one `group` lists for its party.
     pub fn belongs_to(&self, group: &GroupKey) -> bool {
+        use {GroupInner as G, ShareInner as S};
         let same_key = match (&self.inner, &group.inner) {
-            (Any::Ed(kp), Any::Ed(pkp)) => share_matches(kp, pkp, self.party),
-            (Any::Tr(kp), Any::Tr(pkp)) => share_matches(kp, pkp, self.party),
+            (S::Frost(Any::Ed(kp)), G::Frost(Any::Ed(pkp))) => share_matches(kp, pkp, self.party),
+            (S::Frost(Any::Tr(kp)), G::Frost(Any::Tr(pkp))) => share_matches(kp, pkp, self.party),
+            (S::Ecdsa(share), G::Ecdsa(public)) => share.belongs_to(public, self.party),
             _ => false,
         };
         same_key && self.threshold == group.threshold
@@ -75,8 +123,12 @@ impl KeyShare {
     /// The share in its persisted form, for the vault to encrypt. The buffer is zeroized on
     /// drop; copies made inside the serializer are not (see `docs/SECURITY.md`).
     pub fn to_secret_bytes(&self) -> Result<SecretBytes, CryptoError> {
-        let body =
-            each_suite!(&self.inner, kp => kp.serialize().map(Zeroizing::new).map_err(lib_err)?);
+        let body = match &self.inner {
+            ShareInner::Frost(any) => {
+                each_suite!(any, kp => kp.serialize().map(Zeroizing::new).map_err(lib_err)?)
+            }
+            ShareInner::Ecdsa(share) => share.to_secret_bytes()?,
+        };
         let mut out = Zeroizing::new(Vec::with_capacity(12 + body.len()));
         out.extend_from_slice(SHARE_MAGIC);
         out.push(FORMAT_V1);
@@ -97,12 +149,15 @@ impl KeyShare {
             .map_err(|e| malformed(e.to_string()))?;
         let body = r.rest();
         let inner = match scheme {
-            Scheme::FrostEd25519 => {
-                Any::Ed(Box::new(parse_key_package::<Ed>(body, party, threshold)?))
-            }
+            Scheme::FrostEd25519 => ShareInner::Frost(Any::Ed(Box::new(parse_key_package::<Ed>(
+                body, party, threshold,
+            )?))),
             Scheme::FrostSecp256k1Tr => {
-                Any::Tr(Box::new(parse_key_package::<Tr>(body, party, threshold)?))
+                ShareInner::Frost(Any::Tr(Box::new(parse_key_package::<Tr>(
+                    body, party, threshold,
+                )?)))
             }
+            Scheme::EcdsaSecp256k1 => ShareInner::Ecdsa(EcdsaShare::parse(body, party, threshold)?),
         };
         Ok(Self {
             inner,
@@ -162,7 +217,18 @@ pub(crate) fn public_key_bytes<C: Ciphersuite>(vk: &VerifyingKey<C>) -> Vec<u8> 
 impl GroupKey {
     /// The key's scheme.
     pub fn scheme(&self) -> Scheme {
-        self.inner.scheme()
+        match &self.inner {
+            GroupInner::Frost(any) => any.scheme(),
+            GroupInner::Ecdsa(_) => Scheme::EcdsaSecp256k1,
+        }
+    }
+
+    /// The FROST package, or `Unsupported` for `what` on a threshold ECDSA key.
+    pub(crate) fn frost(&self, what: &str) -> Result<&FrostGroup, CryptoError> {
+        match &self.inner {
+            GroupInner::Frost(any) => Ok(any),
+            GroupInner::Ecdsa(_) => Err(not_frost(self.scheme(), what)),
+        }
     }
 
     /// The key's threshold.
@@ -175,22 +241,36 @@ impl GroupKey {
         &self.parties
     }
 
-    /// The group public key: 32 bytes for Ed25519, 32-byte x-only for BIP-340.
+    /// The group public key: 32 bytes for Ed25519, 32-byte x-only for BIP-340, 33-byte
+    /// compressed SEC1 for ECDSA.
     pub fn public_key(&self) -> Vec<u8> {
-        each_suite!(&self.inner, pkp => public_key_bytes(pkp.verifying_key()))
+        match &self.inner {
+            GroupInner::Frost(any) => {
+                each_suite!(any, pkp => public_key_bytes(pkp.verifying_key()))
+            }
+            GroupInner::Ecdsa(group) => group.public_key().to_vec(),
+        }
     }
 
-    /// The public share of `party`, in the group's point encoding.
+    /// The public share of `party`, in the group's point encoding (compressed SEC1 for the
+    /// secp256k1 schemes). For ECDSA it is the party's polynomial point times the generator,
+    /// which dkls23 records for every party.
     pub fn verifying_share(&self, party: PartyId) -> Option<Vec<u8>> {
-        each_suite!(&self.inner, pkp => {
-            let id = ident(party).ok()?;
-            pkp.verifying_shares().get(&id)?.serialize().ok()
-        })
+        match &self.inner {
+            GroupInner::Frost(any) => each_suite!(any, pkp => {
+                let id = ident(party).ok()?;
+                pkp.verifying_shares().get(&id)?.serialize().ok()
+            }),
+            GroupInner::Ecdsa(group) => group.verifying_share(party),
+        }
     }
 
     /// The group key in its persisted form.
     pub fn to_bytes(&self) -> Result<Vec<u8>, CryptoError> {
-        let body = each_suite!(&self.inner, pkp => pkp.serialize().map_err(lib_err)?);
+        let body = match &self.inner {
+            GroupInner::Frost(any) => each_suite!(any, pkp => pkp.serialize().map_err(lib_err)?),
+            GroupInner::Ecdsa(group) => group.to_bytes()?,
+        };
         let count = u16::try_from(self.parties.len())
             .map_err(|_| CryptoError::new(ErrorKind::Parameters, "too many parties"))?;
         let mut out = Vec::with_capacity(12 + 2 * self.parties.len() + body.len());
@@ -223,8 +303,15 @@ impl GroupKey {
         }
         let body = r.rest();
         let inner = match scheme {
-            Scheme::FrostEd25519 => Any::Ed(parse_public::<Ed>(body, &parties, threshold)?),
-            Scheme::FrostSecp256k1Tr => Any::Tr(parse_public::<Tr>(body, &parties, threshold)?),
+            Scheme::FrostEd25519 => {
+                GroupInner::Frost(Any::Ed(parse_public::<Ed>(body, &parties, threshold)?))
+            }
+            Scheme::FrostSecp256k1Tr => {
+                GroupInner::Frost(Any::Tr(parse_public::<Tr>(body, &parties, threshold)?))
+            }
+            Scheme::EcdsaSecp256k1 => {
+                GroupInner::Ecdsa(Box::new(EcdsaGroup::parse(body, &parties, threshold)?))
+            }
         };
         Ok(Self {
             inner,
@@ -270,7 +357,7 @@ pub(crate) fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn malformed(detail: impl Into<String>) -> CryptoError {
+pub(crate) fn malformed(detail: impl Into<String>) -> CryptoError {
     CryptoError::new(ErrorKind::Malformed, detail)
 }
 

@@ -1,5 +1,5 @@
-//! The message-passing model shared by every multi-round protocol (DKG, refresh, and later
-//! threshold ECDSA).
+//! The message-passing model shared by every multi-round protocol (DKG, refresh, threshold
+//! ECDSA signing).
 //!
 //! A protocol is a chain of rounds. Each round is a state that owns its secrets; advancing it
 //! with the round's [`Inbox`] consumes the state by value and yields either the next state and
@@ -48,7 +48,9 @@ pub struct Session {
     pub scheme: Scheme,
     /// The key's threshold.
     pub threshold: Threshold,
-    /// All parties of the key, this one included; exactly `threshold.n()` of them.
+    /// The parties taking part, this one included: for a DKG or refresh all parties of the key
+    /// (exactly `threshold.n()`, see [`Session::new`]); for a threshold ECDSA signature the
+    /// signing quorum (exactly `threshold.t()`, see [`Session::for_signing`]).
     pub parties: BTreeSet<PartyId>,
     /// This party.
     pub me: PartyId,
@@ -84,6 +86,40 @@ impl Session {
         })
     }
 
+    /// A threshold ECDSA signing session ([`crate::EcdsaSign`]): `signers` is the quorum,
+    /// exactly `threshold.t()` parties of the key, this one included; `threshold` is the key's.
+    pub fn for_signing(
+        id: SessionId,
+        scheme: Scheme,
+        threshold: Threshold,
+        signers: BTreeSet<PartyId>,
+        me: PartyId,
+    ) -> Result<Self, CryptoError> {
+        if signers.len() != usize::from(threshold.t()) {
+            return Err(CryptoError::new(
+                ErrorKind::Parameters,
+                format!(
+                    "{} signers listed for a {threshold} key, which signs with exactly {}",
+                    signers.len(),
+                    threshold.t()
+                ),
+            ));
+        }
+        if !signers.contains(&me) {
+            return Err(CryptoError::new(
+                ErrorKind::Parameters,
+                format!("{me} is not among the signers of the session"),
+            ));
+        }
+        Ok(Self {
+            id,
+            scheme,
+            threshold,
+            parties: signers,
+            me,
+        })
+    }
+
     /// Every party but this one.
     pub fn others(&self) -> impl Iterator<Item = PartyId> + '_ {
         self.parties.iter().copied().filter(move |p| *p != self.me)
@@ -107,8 +143,9 @@ pub enum Step<S, O> {
     Done(O),
 }
 
-/// A multi-round protocol run by one party: [`crate::Dkg`], [`crate::Refresh`]. Lets session
-/// drivers (the coordinator, in-process test networks) be written once for all of them.
+/// A multi-round protocol run by one party: [`crate::Dkg`], [`crate::Refresh`],
+/// [`crate::EcdsaSign`]. Lets session drivers (the coordinator, in-process test networks) be
+/// written once for all of them.
 pub trait Protocol: Sized {
     /// What the protocol leaves with the party.
     type Output;
@@ -137,6 +174,8 @@ pub enum ProtocolKind {
     Dkg = 1,
     /// Proactive share refresh.
     Refresh = 2,
+    /// A threshold ECDSA signature.
+    EcdsaSign = 3,
 }
 
 /// The header of every protocol message.

@@ -3,7 +3,8 @@
 //!
 //! Same three rounds as [`crate::Dkg`], with frost's refresh functions: shares of a random
 //! polynomial with a zero constant term are added to the old shares. All `n` parties take part.
-//! A `1`-of-`n` key cannot be refreshed: each share is the whole key.
+//! A `1`-of-`n` key cannot be refreshed: each share is the whole key. Threshold ECDSA keys use
+//! `dkls23`'s fast refresh, in four rounds: see [`crate::ecdsa`].
 
 use std::fmt;
 
@@ -16,12 +17,17 @@ use crate::dkg::{
     Erase, KeyOutput, State, check_confirmations, confirmation, envelope, parse_all, round2_outbox,
 };
 use crate::error::{CryptoError, ErrorKind};
-use crate::keys::{GroupKey, KeyShare};
+use crate::keys::{GroupInner, GroupKey, KeyShare, ShareInner};
 use crate::protocol::{Inbox, ProtocolKind, Session, Step, open_inbox, outbox};
 use crate::suite::{Any, Ed, Suite, Tr, each_suite, from_frost, ident, with_suite};
 
 /// A party's state in a running refresh. Advancing consumes it.
-pub struct Refresh(Any<Machine<Ed>, Machine<Tr>>);
+pub struct Refresh(Inner);
+
+enum Inner {
+    Frost(Any<Machine<Ed>, Machine<Tr>>),
+    Ecdsa(crate::ecdsa::refresh::Machine),
+}
 
 pub(crate) struct Machine<C: Suite> {
     session: Session,
@@ -57,15 +63,20 @@ impl Refresh {
             ));
         }
         let KeyShare { inner, .. } = share;
+        use {GroupInner as G, ShareInner as S};
         match (inner, &group.inner) {
-            (Any::Ed(key), Any::Ed(public)) => {
+            (S::Frost(Any::Ed(key)), G::Frost(Any::Ed(public))) => {
                 Ok(Machine::<Ed>::start(session, key, public.clone(), rng)?
-                    .map_state(|m| Refresh(Any::Ed(m))))
+                    .map_state(|m| Refresh(Inner::Frost(Any::Ed(m)))))
             }
-            (Any::Tr(key), Any::Tr(public)) => {
+            (S::Frost(Any::Tr(key)), G::Frost(Any::Tr(public))) => {
                 Ok(Machine::<Tr>::start(session, key, public.clone(), rng)?
-                    .map_state(|m| Refresh(Any::Tr(m))))
+                    .map_state(|m| Refresh(Inner::Frost(Any::Tr(m)))))
             }
+            (S::Ecdsa(share), G::Ecdsa(public)) => Ok(crate::ecdsa::refresh::Machine::start(
+                session, share, public,
+            )?
+            .map_state(|m| Refresh(Inner::Ecdsa(m)))),
             _ => Err(CryptoError::new(
                 ErrorKind::Mismatch,
                 "share and group key of different schemes",
@@ -75,12 +86,20 @@ impl Refresh {
 
     /// Feeds the messages of the current round; consumes this state.
     pub fn advance(self, inbox: &Inbox) -> Result<Step<Refresh, KeyOutput>, CryptoError> {
-        with_suite!(self.0, m, Wrap => Ok(m.advance(inbox)?.map_state(|m| Refresh(Wrap(m)))))
+        match self.0 {
+            Inner::Frost(any) => with_suite!(any, m, Wrap => Ok(m
+                .advance(inbox)?
+                .map_state(|m| Refresh(Inner::Frost(Wrap(m)))))),
+            Inner::Ecdsa(m) => Ok(m.advance(inbox)?.map_state(|m| Refresh(Inner::Ecdsa(m)))),
+        }
     }
 
     /// The session this refresh runs in.
     pub fn session(&self) -> &Session {
-        each_suite!(&self.0, m => &m.session)
+        match &self.0 {
+            Inner::Frost(any) => each_suite!(any, m => &m.session),
+            Inner::Ecdsa(m) => m.session(),
+        }
     }
 }
 

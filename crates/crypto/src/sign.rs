@@ -1,4 +1,6 @@
-//! Signing: nonce commitments made ahead of time, one online round, aggregation with blame.
+//! FROST signing: nonce commitments made ahead of time, one online round, aggregation with
+//! blame. Threshold ECDSA signs differently (no commitments, three online rounds): see
+//! [`crate::ecdsa`]; the functions here refuse ECDSA keys with `unsupported`.
 //!
 //! A signer makes [`Nonces`] with [`commit`] and publishes their [`Commitment`]. A coordinator
 //! puts the commitments of a quorum and the message in a [`SigningPackage`]. Each signer of the
@@ -27,8 +29,8 @@ use tessera_types::{PartyId, Scheme};
 use crate::error::{CryptoError, ErrorKind};
 use crate::keys::{GroupKey, KeyShare, Reader, hex_string};
 use crate::suite::{
-    Any, Ed, Suite, Tr, each_suite, from_frost, ident, lib_err, scheme_from_tag, scheme_tag,
-    with_suite,
+    Any, Ed, Suite, Tr, each_suite, from_frost, ident, lib_err, not_frost, scheme_from_tag,
+    scheme_tag, with_suite,
 };
 
 const COMMITMENT_MAGIC: &[u8; 3] = b"TCM";
@@ -52,11 +54,16 @@ impl fmt::Debug for NonceId {
     }
 }
 
+type FrostCommitments = Any<SigningCommitments<Ed>, SigningCommitments<Tr>>;
+type FrostNonces = Any<Box<SigningNonces<Ed>>, Box<SigningNonces<Tr>>>;
+
 /// The public half of a signer's nonce pair.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Commitment {
     pub(crate) party: PartyId,
-    pub(crate) inner: Any<SigningCommitments<Ed>, SigningCommitments<Tr>>,
+    /// `None` for the placeholder [`commit`] returns for a threshold ECDSA share, which has no
+    /// nonces to commit to: every function refuses it.
+    pub(crate) inner: Option<FrostCommitments>,
 }
 
 impl Commitment {
@@ -67,7 +74,15 @@ impl Commitment {
 
     /// The scheme it is for.
     pub fn scheme(&self) -> Scheme {
-        self.inner.scheme()
+        self.inner
+            .as_ref()
+            .map_or(Scheme::EcdsaSecp256k1, Any::scheme)
+    }
+
+    fn frost(&self) -> Result<&FrostCommitments, CryptoError> {
+        self.inner
+            .as_ref()
+            .ok_or_else(|| not_frost(self.scheme(), "a nonce commitment"))
     }
 
     /// Its identifier: SHA-256 of its encoding.
@@ -80,7 +95,7 @@ impl Commitment {
 
     /// Its wire encoding.
     pub fn to_bytes(&self) -> Result<Vec<u8>, CryptoError> {
-        let body = each_suite!(&self.inner, c => c.serialize().map_err(lib_err)?);
+        let body = each_suite!(self.frost()?, c => c.serialize().map_err(lib_err)?);
         let mut out = Vec::with_capacity(8 + body.len());
         out.extend_from_slice(COMMITMENT_MAGIC);
         out.push(1);
@@ -103,8 +118,12 @@ impl Commitment {
             Scheme::FrostSecp256k1Tr => {
                 Any::Tr(SigningCommitments::deserialize(body).map_err(lib_err)?)
             }
+            Scheme::EcdsaSecp256k1 => return Err(not_frost(scheme, "a nonce commitment")),
         };
-        Ok(Self { party, inner })
+        Ok(Self {
+            party,
+            inner: Some(inner),
+        })
     }
 }
 
@@ -122,7 +141,8 @@ impl fmt::Debug for Commitment {
 /// A secret nonce pair. Single use: [`sign`] takes it by value. Zeroized on drop, never
 /// printed, not `Clone`, no serialization.
 pub struct Nonces {
-    pub(crate) inner: Any<Box<SigningNonces<Ed>>, Box<SigningNonces<Tr>>>,
+    /// `None` for the placeholder of a threshold ECDSA share (see [`commit`]).
+    pub(crate) inner: Option<FrostNonces>,
     pub(crate) commitment: Commitment,
 }
 
@@ -144,15 +164,35 @@ impl fmt::Debug for Nonces {
 
 /// Makes a fresh nonce pair for `share`'s party. The share only adds entropy to the RNG's
 /// (RFC 9591 section 4.1).
+///
+/// A threshold ECDSA share has no nonces to commit to ([`Scheme::uses_nonce_pool`] is false):
+/// it gets an empty placeholder whose commitment has no id or encoding, and that
+/// [`SigningPackage::new`] and [`sign`] refuse (`unsupported`). [`try_commit`] refuses at once.
 pub fn commit<R: RngCore + CryptoRng>(share: &KeyShare, rng: &mut R) -> Nonces {
-    let party = share.party;
-    with_suite!(&share.inner, kp, Wrap => {
-        let (nonces, commitments) = frost_core::round1::commit(kp.signing_share(), rng);
-        Nonces {
-            inner: Wrap(Box::new(nonces)),
-            commitment: Commitment { party, inner: Wrap(commitments) },
-        }
+    try_commit(share, rng).unwrap_or_else(|_| Nonces {
+        inner: None,
+        commitment: Commitment {
+            party: share.party,
+            inner: None,
+        },
     })
+}
+
+/// [`commit`], refusing a threshold ECDSA share with `unsupported`.
+pub fn try_commit<R: RngCore + CryptoRng>(
+    share: &KeyShare,
+    rng: &mut R,
+) -> Result<Nonces, CryptoError> {
+    let party = share.party;
+    Ok(
+        with_suite!(share.frost("committing to nonces")?, kp, Wrap => {
+            let (nonces, commitments) = frost_core::round1::commit(kp.signing_share(), rng);
+            Nonces {
+                inner: Some(Wrap(Box::new(nonces))),
+                commitment: Commitment { party, inner: Some(Wrap(commitments)) },
+            }
+        }),
+    )
 }
 
 /// The message and the commitments of the quorum that will sign it.
@@ -169,6 +209,9 @@ impl SigningPackage {
             .first()
             .ok_or_else(|| CryptoError::new(ErrorKind::Parameters, "no commitments"))?;
         let scheme = first.scheme();
+        if let Some(c) = commitments.iter().find(|c| c.inner.is_none()) {
+            return Err(not_frost(c.scheme(), "a signing package"));
+        }
         let mut by_party = BTreeMap::new();
         for c in commitments {
             if c.scheme() != scheme {
@@ -191,17 +234,18 @@ impl SigningPackage {
             Scheme::FrostEd25519 => Any::Ed(frost_package::<Ed>(message, &by_party, |c| match &c
                 .inner
             {
-                Any::Ed(x) => Some(*x),
-                Any::Tr(_) => None,
+                Some(Any::Ed(x)) => Some(*x),
+                _ => None,
             })?),
             Scheme::FrostSecp256k1Tr => {
                 Any::Tr(frost_package::<Tr>(message, &by_party, |c| {
                     match &c.inner {
-                        Any::Tr(x) => Some(*x),
-                        Any::Ed(_) => None,
+                        Some(Any::Tr(x)) => Some(*x),
+                        _ => None,
                     }
                 })?)
             }
+            Scheme::EcdsaSecp256k1 => return Err(not_frost(scheme, "a signing package")),
         };
         Ok(Self {
             commitments: by_party,
@@ -353,6 +397,7 @@ impl SignatureShare {
             Scheme::FrostSecp256k1Tr => {
                 Any::Tr(round2::SignatureShare::deserialize(body).map_err(lib_err)?)
             }
+            Scheme::EcdsaSecp256k1 => return Err(not_frost(scheme, "a signature share")),
         };
         Ok(Self { party, inner })
     }
@@ -399,6 +444,7 @@ pub fn sign(
     package: &SigningPackage,
 ) -> Result<SignatureShare, CryptoError> {
     let party = share.party;
+    let frost_share = share.frost("signing with nonces")?;
     if package.commitment(party) != Some(&nonces.commitment) || nonces.commitment.party != party {
         return Err(CryptoError::new(
             ErrorKind::WrongCommitment,
@@ -416,11 +462,11 @@ pub fn sign(
         ));
     }
     let signers = package.signers();
-    let inner = match (&share.inner, nonces.inner, &package.inner) {
-        (Any::Ed(kp), Any::Ed(n), Any::Ed(p)) => {
+    let inner = match (frost_share, nonces.inner, &package.inner) {
+        (Any::Ed(kp), Some(Any::Ed(n)), Any::Ed(p)) => {
             Any::Ed(round2::sign(p, &n, kp).map_err(|e| from_frost(e, &signers))?)
         }
-        (Any::Tr(kp), Any::Tr(n), Any::Tr(p)) => {
+        (Any::Tr(kp), Some(Any::Tr(n)), Any::Tr(p)) => {
             Any::Tr(round2::sign(p, &n, kp).map_err(|e| from_frost(e, &signers))?)
         }
         _ => {
@@ -440,6 +486,7 @@ pub fn aggregate(
     package: &SigningPackage,
     shares: &[SignatureShare],
 ) -> Result<Signature, CryptoError> {
+    let frost_group = group.frost("aggregating signature shares")?;
     let signers = package.signers();
     let outsiders: Vec<PartyId> = signers.difference(&group.parties).copied().collect();
     if !outsiders.is_empty() {
@@ -484,7 +531,7 @@ pub fn aggregate(
             "no signature share",
         ));
     }
-    let bytes = match (&group.inner, &package.inner) {
+    let bytes = match (frost_group, &package.inner) {
         (Any::Ed(pkp), Any::Ed(p)) => aggregate_in::<Ed>(pkp, p, &by_party, |s| match &s.inner {
             Any::Ed(x) => Some(*x),
             Any::Tr(_) => None,
@@ -527,8 +574,12 @@ fn aggregate_in<C: Suite>(
 }
 
 /// Verifies `signature` on `message` under `public_key`, encoded as [`GroupKey::public_key`]
-/// encodes it (Ed25519: 32 bytes; BIP-340: 32-byte x-only). This is the verification path the
-/// service uses everywhere.
+/// encodes it (Ed25519: 32 bytes; BIP-340: 32-byte x-only; ECDSA: 33-byte compressed SEC1).
+/// This is the verification path the service uses everywhere.
+///
+/// For `ecdsa-secp256k1` the message is the 32-byte hash that was signed and the signature is
+/// `r || s || recovery_id` (65 bytes, [`crate::EcdsaSignature::to_bytes`]): `k256` checks it
+/// with `verify_prehash`, refuses a high `s`, and the recovery id must recover the key.
 pub fn verify(
     scheme: Scheme,
     public_key: &[u8],
@@ -550,6 +601,7 @@ pub fn verify(
             even.extend_from_slice(public_key);
             verify_in::<Tr>(&even, message, signature)
         }
+        Scheme::EcdsaSecp256k1 => crate::ecdsa::verify_bytes(public_key, message, signature),
     }
 }
 

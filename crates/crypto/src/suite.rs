@@ -1,5 +1,5 @@
 //! The FROST ciphersuites behind [`Scheme`], and the glue between `frost-core`'s generic types
-//! and this crate's scheme-erased ones.
+//! and this crate's scheme-erased ones. Threshold ECDSA lives in [`crate::ecdsa`].
 
 use std::collections::BTreeSet;
 
@@ -68,6 +68,7 @@ pub(crate) fn scheme_tag(scheme: Scheme) -> u8 {
     match scheme {
         Scheme::FrostEd25519 => 1,
         Scheme::FrostSecp256k1Tr => 2,
+        Scheme::EcdsaSecp256k1 => 3,
     }
 }
 
@@ -75,6 +76,7 @@ pub(crate) fn scheme_from_tag(tag: u8) -> Result<Scheme, CryptoError> {
     match tag {
         1 => Ok(Scheme::FrostEd25519),
         2 => Ok(Scheme::FrostSecp256k1Tr),
+        3 => Ok(Scheme::EcdsaSecp256k1),
         other => Err(CryptoError::new(
             ErrorKind::Malformed,
             format!("unknown scheme tag {other}"),
@@ -135,6 +137,17 @@ pub(crate) fn from_frost<C: Ciphersuite>(
     };
     let culprits = parties_of::<C>(&e.culprits(), parties);
     CryptoError::blame(kind, culprits, e.to_string())
+}
+
+/// The error of a FROST-only operation asked of a scheme without FROST (threshold ECDSA).
+pub(crate) fn not_frost(scheme: Scheme, what: &str) -> CryptoError {
+    CryptoError::new(
+        ErrorKind::Unsupported,
+        format!(
+            "{what} is a FROST operation; {scheme} keys sign in an online session (EcdsaSign) \
+             with no nonce commitments"
+        ),
+    )
 }
 
 /// A `frost-core` error where no session party list applies.

@@ -35,6 +35,10 @@ pub fn split_whole_key<R: RngCore + CryptoRng>(
     match scheme {
         Scheme::FrostEd25519 => split_in::<Ed, R>(scheme, secret, threshold, parties, rng),
         Scheme::FrostSecp256k1Tr => split_in::<Tr, R>(scheme, secret, threshold, parties, rng),
+        Scheme::EcdsaSecp256k1 => Err(CryptoError::new(
+            ErrorKind::Unsupported,
+            "splitting a whole key is not offered for ecdsa-secp256k1",
+        )),
     }
 }
 

@@ -32,7 +32,7 @@ fn random_scalar() -> [u8; 32] {
 
 #[test]
 fn split_keys_sign_under_the_imported_key() {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         // Ed25519: the scalar 1, whose public key is the base point; secp256k1: a random one.
         let secret = match scheme {
             Scheme::FrostEd25519 => {
@@ -41,6 +41,7 @@ fn split_keys_sign_under_the_imported_key() {
                 one
             }
             Scheme::FrostSecp256k1Tr => random_scalar(),
+            Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
         };
         let outs = split_whole_key(
             scheme,
@@ -57,6 +58,7 @@ fn split_keys_sign_under_the_imported_key() {
                 let sk = k256::schnorr::SigningKey::from_bytes(&secret).unwrap();
                 sk.verifying_key().to_bytes().to_vec()
             }
+            Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
         };
         match scheme {
             Scheme::FrostEd25519 => assert_eq!(group.public_key(), expected_untweaked),
@@ -67,6 +69,7 @@ fn split_keys_sign_under_the_imported_key() {
                     "the BIP-341 tweak is applied"
                 )
             }
+            Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
         }
         let n1 = commit(&outs[0].share, &mut OsRng);
         let n3 = commit(&outs[2].share, &mut OsRng);
@@ -95,6 +98,19 @@ fn threshold_one_is_refused() {
         &SecretBytes::new(random_scalar().to_vec()),
         Threshold::new(1, 1).unwrap(),
         &parties(1),
+        &mut OsRng,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsupported);
+}
+
+#[test]
+fn ecdsa_keys_are_not_split() {
+    let err = split_whole_key(
+        Scheme::EcdsaSecp256k1,
+        &SecretBytes::new(random_scalar().to_vec()),
+        Threshold::new(2, 3).unwrap(),
+        &parties(3),
         &mut OsRng,
     )
     .unwrap_err();

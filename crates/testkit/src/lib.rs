@@ -64,7 +64,8 @@ pub fn quorum<'a>(signers: &'a mut [Signer], quorum: &[u16]) -> Vec<&'a mut dyn 
 }
 
 /// Whether a library other than the one that signed accepts the signature (`ed25519-dalek`
-/// strict for Ed25519, `k256`'s BIP-340 for Taproot): the demo's own check.
+/// strict for Ed25519, `k256`'s BIP-340 for Taproot, `k256` 0.13's ECDSA with key recovery
+/// for threshold ECDSA): the demo's own check.
 pub fn independent_verify(
     scheme: Scheme,
     public_key: &[u8],

@@ -29,6 +29,7 @@ fn scalar_lsb_at_end(scheme: Scheme, payload_len: usize) -> usize {
     match scheme {
         Scheme::FrostEd25519 => payload_len - 32,
         Scheme::FrostSecp256k1Tr => payload_len - 1,
+        Scheme::EcdsaSecp256k1 => unreachable!("FROST schemes only"),
     }
 }
 
@@ -126,7 +127,7 @@ fn blamed_signing(scheme: Scheme, honest: &[u16], cheaters: &[u16]) {
 
 #[test]
 fn a_share_of_another_message_is_blamed_on_its_signer_alone() {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         for (honest, cheater) in [(1, 2), (2, 1), (3, 1), (1, 3)] {
             blamed_signing(scheme, &[honest], &[cheater]);
         }
@@ -135,7 +136,7 @@ fn a_share_of_another_message_is_blamed_on_its_signer_alone() {
 
 #[test]
 fn every_cheating_signer_of_a_quorum_is_blamed() {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         blamed_signing(scheme, &[], &[1, 3]);
         blamed_signing(scheme, &[2], &[1, 3]);
     }
@@ -185,7 +186,7 @@ fn nothing_half_done(s: &mut [Signer], scheme: Scheme) {
 
 #[test]
 fn dkg_blames_the_sender_of_a_bad_secret_share() {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         let dir = tempfile::tempdir().unwrap();
         let mut hit = 0;
         let (mut s, e) = failed_dkg(dir.path(), scheme, &mut |round, from, to, payload| {
@@ -209,7 +210,7 @@ fn dkg_blames_the_sender_of_a_bad_secret_share() {
 
 #[test]
 fn dkg_blames_the_sender_of_a_bad_round1_broadcast() {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         let dir = tempfile::tempdir().unwrap();
         let (mut s, e) = failed_dkg(dir.path(), scheme, &mut |round, from, to, payload| {
             if round == 1 && from == party(3) && to == party(1) {
@@ -231,7 +232,7 @@ fn dkg_blames_the_sender_of_a_bad_round1_broadcast() {
 
 #[test]
 fn dkg_blames_the_sender_of_a_bad_confirmation() {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         let dir = tempfile::tempdir().unwrap();
         let (mut s, e) = failed_dkg(dir.path(), scheme, &mut |round, from, to, payload| {
             if round == 3 && from == party(2) && to == party(1) {
@@ -248,7 +249,7 @@ fn dkg_blames_the_sender_of_a_bad_confirmation() {
 
 #[test]
 fn dkg_blames_the_sender_of_a_message_from_another_session() {
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         // A genuine round-1 message of party 3 in another run of the DKG.
         let elsewhere = tempfile::tempdir().unwrap();
         let mut other = signers(elsewhere.path(), 3).unwrap();
@@ -285,7 +286,7 @@ fn dkg_blames_the_sender_of_a_message_from_another_session() {
 #[test]
 fn a_failed_refresh_leaves_every_party_on_the_same_share() {
     // 2-of-2: if the parties end a failed refresh on different generations, the key is lost.
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         let dir = tempfile::tempdir().unwrap();
         let key = KeyId::new("k").unwrap();
         let mut s = signers(dir.path(), 2).unwrap();

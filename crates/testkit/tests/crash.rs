@@ -125,7 +125,7 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let mut s = signers(dir.path(), 3).unwrap();
     let mut keys = Vec::new();
-    for scheme in Scheme::ALL {
+    for scheme in Scheme::FROST {
         let key = KeyId::new(scheme.name()).unwrap();
         let group = generate_key(
             &mut links(&mut s),

@@ -22,7 +22,8 @@ use setup::{checked_threshold, ms, passphrase, prepare_data_dir, report_hardenin
 /// Which schemes the demo runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemeChoice {
-    /// Every supported scheme, one key each, on the same signers.
+    /// Every FROST scheme, one key each, on the same signers (the demo signs from nonce pools;
+    /// threshold ECDSA signs in online sessions it does not drive).
     All,
     /// One scheme.
     One(Scheme),
@@ -31,7 +32,7 @@ pub enum SchemeChoice {
 impl SchemeChoice {
     fn schemes(self) -> Vec<Scheme> {
         match self {
-            SchemeChoice::All => Scheme::ALL.to_vec(),
+            SchemeChoice::All => Scheme::FROST.to_vec(),
             SchemeChoice::One(s) => vec![s],
         }
     }
@@ -72,6 +73,17 @@ fn execute(
     threshold: Threshold,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    if let Some(s) = options
+        .scheme
+        .schemes()
+        .iter()
+        .find(|s| !s.uses_nonce_pool())
+    {
+        return Err(CliError::new(format!(
+            "the demo runs the FROST schemes (frost-ed25519, frost-secp256k1-tr); `{s}` signs \
+             in online sessions that it does not drive"
+        )));
+    }
     let (dir, temp) = match &options.data_dir {
         Some(dir) => {
             prepare_data_dir(dir)?;
@@ -466,6 +478,16 @@ mod tests {
         let e = execute(&opts, th, &mut out).unwrap_err();
         assert!(e.message().contains("already holds signer stores"), "{e}");
         assert!(e.message().contains("signer-1.sqlite"), "{e}");
+    }
+
+    #[test]
+    fn all_means_the_frost_schemes_and_ecdsa_is_refused() {
+        assert_eq!(SchemeChoice::All.schemes(), Scheme::FROST.to_vec());
+        let opts = options(None, SchemeChoice::One(Scheme::EcdsaSecp256k1), 2, 3);
+        let mut out = Vec::new();
+        let e = execute(&opts, checked_threshold(2, 3).unwrap(), &mut out).unwrap_err();
+        assert!(e.message().contains("`ecdsa-secp256k1`"), "{e}");
+        assert!(out.is_empty(), "nothing ran");
     }
 
     #[test]

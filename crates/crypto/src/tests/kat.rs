@@ -17,6 +17,7 @@ use rand_core::{CryptoRng, RngCore};
 use serde_json::Value;
 use tessera_types::{MAX_PARTIES, PartyId, Scheme, Threshold};
 
+use crate::keys::{GroupInner, ShareInner};
 use crate::suite::{Any, Ed, Suite, Tr, scheme_tag};
 use crate::{Commitment, GroupKey, KeyShare, Nonces, SigningPackage};
 
@@ -340,7 +341,11 @@ fn reproduce_frost_vector<C: KatSuite>(json: &str, holders: Holders) {
         .map(|id| (ident::<C>(*id), *key_packages[id].verifying_share()))
         .collect();
     let group = GroupKey {
-        inner: C::wrap_public(PublicKeyPackage::new(verifying_shares, vk, Some(t))),
+        inner: GroupInner::Frost(C::wrap_public(PublicKeyPackage::new(
+            verifying_shares,
+            vk,
+            Some(t),
+        ))),
         threshold,
         parties: holder_ids.iter().map(|id| party(*id)).collect(),
     };
@@ -360,7 +365,7 @@ fn reproduce_frost_vector<C: KatSuite>(json: &str, holders: Holders) {
         let out = round_one[id];
         let p = party(*id);
         let share = KeyShare {
-            inner: C::wrap_key(key_packages[id].clone()),
+            inner: ShareInner::Frost(C::wrap_key(key_packages[id].clone())),
             party: p,
             threshold,
         };
@@ -381,7 +386,7 @@ fn reproduce_frost_vector<C: KatSuite>(json: &str, holders: Holders) {
         );
         let commitment = Commitment {
             party: p,
-            inner: C::wrap_commitments(listed),
+            inner: Some(C::wrap_commitments(listed)),
         };
 
         // Our `commit`, fed the vector's randomness, derives the same nonces (equal
@@ -398,7 +403,7 @@ fn reproduce_frost_vector<C: KatSuite>(json: &str, holders: Holders) {
         );
 
         let nonces = Nonces {
-            inner: C::wrap_nonces(frost_nonces),
+            inner: Some(C::wrap_nonces(frost_nonces)),
             commitment: commitment.clone(),
         };
         assert_eq!(nonces.commitment(), &commitment);

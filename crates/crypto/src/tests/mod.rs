@@ -1,4 +1,7 @@
-//! Unit tests that need crate-private constructors (known-answer vectors).
+//! Unit tests that need crate-private constructors (known-answer vectors) or message types
+//! (tampering with threshold ECDSA rounds).
 
 mod bip340;
+mod ecdsa;
 mod kat;
+mod net;
