@@ -11,7 +11,7 @@ use rand_core::{OsRng, RngCore};
 use tessera_coordinator::{LinkError, SessionError, SignerLink, generate_key};
 use tessera_crypto::{Commitment, GroupKey, Signature, SigningPackage};
 use tessera_types::{KeyId, PartyId, Scheme, Threshold};
-use tessera_wire::{Reply, Request};
+use tessera_wire::{PartyMessage, Reply, Request, WireProgress};
 
 use crate::metrics::Metrics;
 use crate::remote::{KeygenLink, RemoteSigner, UNREACHABLE};
@@ -250,7 +250,9 @@ impl Cluster {
         .map_err(|e| ClusterError::Unavailable(format!("key generation task: {e}")))?;
         match result {
             Ok(group) => {
-                self.watch(key_id.clone());
+                if scheme.uses_nonce_pool() {
+                    self.watch(key_id.clone());
+                }
                 Ok(group)
             }
             Err(e) => Err(session_error(e)),
@@ -413,6 +415,244 @@ impl Cluster {
         }
     }
 
+    /// Signs with threshold ECDSA for registered request `request_id`: a quorum of `candidates`
+    /// runs one interactive session (three rounds, every message sealed between signers and
+    /// relayed here), retried with another quorum and a new session without any signer that
+    /// failed or was blamed. For a transfer, `unsigned_tx` is the transaction every signer
+    /// decodes and checks before it joins, and `hash` its signing hash (for a signing request:
+    /// the hash the request names). Returns the signature (`r || s || recovery id`), verified
+    /// under `group` over `hash`, and the signers blamed along the way.
+    pub async fn ecdsa_sign(
+        &self,
+        request_id: &str,
+        key_id: &KeyId,
+        group: &GroupKey,
+        hash: &[u8; 32],
+        unsigned_tx: Option<&[u8]>,
+        candidates: &[PartyId],
+    ) -> Result<([u8; 65], Vec<PartyId>), ClusterError> {
+        let t = usize::from(group.threshold().t());
+        let mut excluded: BTreeSet<PartyId> = BTreeSet::new();
+        let mut culprits: Vec<PartyId> = Vec::new();
+        let mut last: Option<String> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut avail: Vec<PartyId> = candidates
+                .iter()
+                .copied()
+                .filter(|p| !excluded.contains(p))
+                .collect();
+            avail.sort_by_key(|p| (self.recently_down(*p), OsRng.next_u64()));
+            if avail.len() < t {
+                break;
+            }
+            let quorum: Vec<PartyId> = avail.into_iter().take(t).collect();
+            let mut session = [0u8; 16];
+            OsRng.fill_bytes(&mut session);
+            match self
+                .ecdsa_session(request_id, key_id, &session, &quorum, unsigned_tx)
+                .await
+            {
+                Ok(signature) => {
+                    let checked = tessera_crypto::verify(
+                        group.scheme(),
+                        &group.public_key(),
+                        hash,
+                        &signature,
+                    );
+                    if checked.is_ok() {
+                        for p in &quorum {
+                            self.note_ok(*p);
+                        }
+                        self.metrics.signature();
+                        return Ok((signature, culprits));
+                    }
+                    last = Some("the session's signature does not verify".into());
+                }
+                Err(SessionFailure::Refused(e)) => {
+                    // The signers refused what was asked (not the client's request, a bad
+                    // transaction, rounds used up): another quorum would refuse it too.
+                    self.note(&e);
+                    return Err(ClusterError::Refused {
+                        code: e.code,
+                        message: e.message,
+                    });
+                }
+                Err(SessionFailure::Failed(errors)) => {
+                    for e in errors {
+                        self.note(&e);
+                        if is_transport(&e) || e.culprits.is_empty() {
+                            excluded.insert(e.party);
+                        }
+                        for c in &e.culprits {
+                            if !culprits.contains(c) {
+                                self.blame(*c, request_id);
+                                culprits.push(*c);
+                            }
+                            excluded.insert(*c);
+                        }
+                        last = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(l) = &last {
+            tracing::warn!(request_id, last_error = %l, "signing failed");
+        }
+        let culprit_text = if culprits.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
+            format!("; signers blamed: {}", names.join(", "))
+        };
+        let message = format!("no quorum of {t} healthy signers{culprit_text}");
+        if culprits.is_empty() {
+            Err(ClusterError::Unavailable(message))
+        } else {
+            Err(ClusterError::Failed {
+                code: "bad_signature_share".into(),
+                message,
+                culprits,
+            })
+        }
+    }
+
+    /// One ECDSA signing session with `quorum`; the messages each signer sends are relayed to
+    /// their recipients, sealed as they came.
+    async fn ecdsa_session(
+        &self,
+        request_id: &str,
+        key_id: &KeyId,
+        session: &[u8; 16],
+        quorum: &[PartyId],
+        unsigned_tx: Option<&[u8]>,
+    ) -> Result<[u8; 65], SessionFailure> {
+        let session_id_hex = hex::encode(session);
+        let start = Request::EcdsaStart {
+            request_id: request_id.to_owned(),
+            key_id: key_id.clone(),
+            session_id_hex: session_id_hex.clone(),
+            signers: quorum.iter().map(|p| p.get()).collect(),
+            unsigned_tx_hex: unsigned_tx.map(hex::encode),
+        };
+        let mut outboxes = self.ecdsa_round(quorum, |_| start.clone(), true).await?;
+        loop {
+            let requests: BTreeMap<PartyId, Request> = quorum
+                .iter()
+                .map(|to| {
+                    let inbox = outboxes
+                        .iter()
+                        .filter_map(|(from, out)| match out {
+                            RoundOut::Send(msgs) => {
+                                msgs.iter()
+                                    .find(|m| m.party == to.get())
+                                    .map(|m| PartyMessage {
+                                        party: from.get(),
+                                        payload_hex: m.payload_hex.clone(),
+                                    })
+                            }
+                            RoundOut::Signed(_) => None,
+                        })
+                        .collect();
+                    (
+                        *to,
+                        Request::EcdsaAdvance {
+                            key_id: key_id.clone(),
+                            session_id_hex: session_id_hex.clone(),
+                            inbox,
+                        },
+                    )
+                })
+                .collect();
+            outboxes = self
+                .ecdsa_round(
+                    quorum,
+                    |p| requests.get(&p).cloned().unwrap_or(Request::Status),
+                    false,
+                )
+                .await?;
+            let signed: Vec<&[u8; 65]> = outboxes
+                .values()
+                .filter_map(|o| match o {
+                    RoundOut::Signed(s) => Some(s),
+                    RoundOut::Send(_) => None,
+                })
+                .collect();
+            if signed.is_empty() {
+                continue;
+            }
+            // Every signer of the session ends with the signature; they must agree.
+            if let Some(first) = signed.first()
+                && signed.len() == quorum.len()
+                && signed.iter().all(|s| s == first)
+            {
+                return Ok(**first);
+            }
+            return Err(SessionFailure::Failed(
+                quorum
+                    .iter()
+                    .map(|p| LinkError {
+                        party: *p,
+                        code: "inconsistent_signatures".into(),
+                        message: "the signers of the session ended with different results".into(),
+                        culprits: Vec::new(),
+                    })
+                    .collect(),
+            ));
+        }
+    }
+
+    /// One round of a session: the same kind of call to every signer of `quorum`, in parallel.
+    async fn ecdsa_round(
+        &self,
+        quorum: &[PartyId],
+        request_for: impl Fn(PartyId) -> Request,
+        first: bool,
+    ) -> Result<BTreeMap<PartyId, RoundOut>, SessionFailure> {
+        let calls = quorum.iter().map(|p| {
+            let req = request_for(*p);
+            async move {
+                let s = self.signer(*p)?;
+                s.call(&req).await
+            }
+        });
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (party, result) in quorum.iter().zip(join_all(calls).await) {
+            match result {
+                Ok(Reply::Progress {
+                    progress: WireProgress::Send { outbox },
+                }) => {
+                    out.insert(*party, RoundOut::Send(outbox));
+                }
+                Ok(Reply::Progress {
+                    progress: WireProgress::Signed { signature_hex },
+                }) if !first => {
+                    let sig: Option<[u8; 65]> = hex::decode(&signature_hex)
+                        .ok()
+                        .and_then(|b| b.try_into().ok());
+                    match sig {
+                        Some(sig) => {
+                            out.insert(*party, RoundOut::Signed(sig));
+                        }
+                        None => errors.push(protocol_error(*party, "a malformed signature")),
+                    }
+                }
+                Ok(other) => {
+                    errors.push(protocol_error(*party, &format!("{other:?}")));
+                }
+                Err(e) if first && refused_request(&e.code) => {
+                    return Err(SessionFailure::Refused(e));
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(SessionFailure::Failed(errors))
+        }
+    }
+
     /// Tells the signers a request is complete, so they give no more shares for it.
     pub async fn complete(&self, request_id: &str, signature: &Signature) {
         let msg = Request::Complete {
@@ -537,6 +777,58 @@ impl Cluster {
             .unwrap_or(0);
         self.metrics.set_pooled(sizes);
     }
+}
+
+/// What one signer sent back in a round of an ECDSA session.
+enum RoundOut {
+    Send(Vec<PartyMessage>),
+    Signed([u8; 65]),
+}
+
+/// Why an ECDSA session ended without a signature.
+enum SessionFailure {
+    /// The signers refused the request or the transaction itself.
+    Refused(LinkError),
+    /// Signers failed, were unreachable, or were blamed.
+    Failed(Vec<LinkError>),
+}
+
+fn protocol_error(party: PartyId, what: &str) -> LinkError {
+    LinkError {
+        party,
+        code: "protocol_error".into(),
+        message: format!("unexpected answer in a signing session: {what}"),
+        culprits: vec![party],
+    }
+}
+
+/// Codes by which a signer refuses what it is asked to sign, as opposed to failing: every honest
+/// signer answers the same, so trying another quorum is pointless.
+fn refused_request(code: &str) -> bool {
+    matches!(
+        code,
+        "not_what_was_asked"
+            | "forbidden"
+            | "request_closed"
+            | "unknown_request"
+            | "unsupported_scheme"
+            | "raw_signing_not_allowed"
+            | "chain_not_configured"
+            | "unknown_asset"
+            | "too_many_decimals"
+            | "invalid_amount"
+            | "wrong_recipient"
+            | "wrong_amount"
+            | "wrong_asset"
+            | "wrong_chain"
+            | "wrong_nonce"
+            | "not_a_transfer"
+            | "fee_too_high"
+            | "fee_bump_too_small"
+            | "too_many_fee_bumps"
+            | "invalid_tx"
+            | "unsupported_tx_type"
+    )
 }
 
 fn session_error(e: SessionError) -> ClusterError {

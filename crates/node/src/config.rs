@@ -64,6 +64,42 @@ pub struct SignerConfig {
     pub max_sign_rounds: u32,
     /// The clients whose requests this signer accepts.
     pub clients: Vec<ClientSection>,
+    /// The Ethereum chain this signer signs transfers for; without it, it signs none.
+    #[serde(default)]
+    pub ethereum: Option<SignerEthereumSection>,
+}
+
+/// A signer's Ethereum rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerEthereumSection {
+    /// The chain id every transaction must carry.
+    pub chain_id: u64,
+    /// The most one transaction may spend on gas (`gas_limit * max_fee_per_gas`), in wei, as a
+    /// decimal string. Default: 0.05 ether.
+    #[serde(default = "default_max_tx_fee_wei")]
+    pub max_tx_fee_wei: String,
+}
+
+impl SignerEthereumSection {
+    /// The rules, or why the section is wrong.
+    pub fn rules(&self) -> Result<tessera_signer::EthereumRules, String> {
+        let max_tx_fee_wei: u128 = self
+            .max_tx_fee_wei
+            .parse()
+            .map_err(|_| "`ethereum.max_tx_fee_wei` must be a whole number of wei".to_owned())?;
+        if self.chain_id == 0 {
+            return Err("`ethereum.chain_id` must not be 0".into());
+        }
+        Ok(tessera_signer::EthereumRules {
+            chain_id: self.chain_id,
+            max_tx_fee_wei,
+        })
+    }
+}
+
+fn default_max_tx_fee_wei() -> String {
+    "50000000000000000".into()
 }
 
 /// The coordinator's configuration.
@@ -252,6 +288,9 @@ impl Resolve for SignerConfig {
                  n * max_sign_rounds / t signatures of one request (ADR 0008)"
                     .into(),
             );
+        }
+        if let Some(eth) = &self.ethereum {
+            eth.rules()?;
         }
         Ok(())
     }

@@ -14,7 +14,9 @@ use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
 use tessera_crypto::{GroupKey, SecretBytes, SigningPackage};
 use tessera_net::rpc::Peer;
 use tessera_signer::peer::PeerKeys;
-use tessera_signer::{Progress, Rules, Signer, SignerError, SignerNode};
+use tessera_signer::{
+    EcdsaProgress, EthereumRules, Progress, Rules, Signer, SignerError, SignerNode,
+};
 use tessera_types::{PartyId, Threshold};
 use tessera_vault::KdfParams;
 use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireError, WireProgress};
@@ -132,6 +134,12 @@ fn open_node(config_path: &Path, cfg: &SignerConfig) -> Result<SignerNode, NodeE
         tokens: cfg.tokens.policy(),
         max_sign_rounds: cfg.max_sign_rounds,
         peers,
+        ethereum: cfg
+            .ethereum
+            .as_ref()
+            .map(|e| e.rules())
+            .transpose()
+            .map_err(|m| NodeError::new("bad_config", m))?,
     };
     Ok(SignerNode::new(signer, rules))
 }
@@ -212,7 +220,7 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
             Ok(Reply::Registered {
                 request_id: r.request_id,
                 kind: r.intent.kind().to_owned(),
-                wallet: r.intent.wallet().clone(),
+                wallet: r.intent.wallet().cloned(),
             })
         }
         Request::DkgStart {
@@ -227,22 +235,59 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
             progress_reply(p)
         }
         Request::DkgAdvance { key_id, inbox } => {
-            let mut msgs = BTreeMap::new();
-            for m in inbox {
-                if msgs
-                    .insert(party(m.party)?, unhex(&m.payload_hex, "message")?)
-                    .is_some()
-                {
+            let p = node
+                .dkg_advance(&key_id, &inbox_from(inbox)?)
+                .map_err(signer_err)?;
+            progress_reply(p)
+        }
+        Request::EcdsaStart {
+            request_id,
+            key_id,
+            session_id_hex,
+            signers,
+            unsigned_tx_hex,
+        } => {
+            let session_id = session_id(&session_id_hex)?;
+            let mut quorum = BTreeSet::new();
+            for p in signers {
+                if !quorum.insert(party(p)?) {
                     return Err(WireError::new(
                         "malformed_message",
-                        "two messages from one party",
+                        "a signer is listed twice",
                     ));
                 }
             }
-            let p = node
-                .dkg_advance(&key_id, &Inbox(msgs))
+            let unsigned = unsigned_tx_hex
+                .map(|h| unhex(&h, "unsigned transaction"))
+                .transpose()?;
+            let out = node
+                .ecdsa_start(
+                    &request_id,
+                    &key_id,
+                    session_id,
+                    quorum,
+                    unsigned.as_deref(),
+                )
                 .map_err(signer_err)?;
-            progress_reply(p)
+            progress_reply(Progress::Send(out))
+        }
+        Request::EcdsaAdvance {
+            key_id,
+            session_id_hex,
+            inbox,
+        } => {
+            let session_id = session_id(&session_id_hex)?;
+            match node
+                .ecdsa_advance(&key_id, &session_id, &inbox_from(inbox)?)
+                .map_err(signer_err)?
+            {
+                EcdsaProgress::Send(out) => progress_reply(Progress::Send(out)),
+                EcdsaProgress::Signed(sig) => Ok(Reply::Progress {
+                    progress: WireProgress::Signed {
+                        signature_hex: hex::encode(sig.to_bytes()),
+                    },
+                }),
+            }
         }
         Request::Activate {
             key_id,
@@ -318,10 +363,31 @@ fn progress_reply(p: Progress) -> Result<Reply, WireError> {
     Ok(Reply::Progress { progress })
 }
 
-fn session_from(s: &SessionSpec) -> Result<Session, WireError> {
-    let id: [u8; 16] = unhex(&s.session_id_hex, "session id")?
+fn inbox_from(messages: Vec<PartyMessage>) -> Result<Inbox, WireError> {
+    let mut msgs = BTreeMap::new();
+    for m in messages {
+        if msgs
+            .insert(party(m.party)?, unhex(&m.payload_hex, "message")?)
+            .is_some()
+        {
+            return Err(WireError::new(
+                "malformed_message",
+                "two messages from one party",
+            ));
+        }
+    }
+    Ok(Inbox(msgs))
+}
+
+fn session_id(text: &str) -> Result<SessionId, WireError> {
+    let id: [u8; 16] = unhex(text, "session id")?
         .try_into()
         .map_err(|_| WireError::new("malformed_message", "a session id is 16 bytes"))?;
+    Ok(SessionId(id))
+}
+
+fn session_from(s: &SessionSpec) -> Result<Session, WireError> {
+    let id = session_id(&s.session_id_hex)?.0;
     let n = u16::try_from(s.parties.len())
         .map_err(|_| WireError::new("malformed_message", "too many parties"))?;
     let threshold =

@@ -33,6 +33,18 @@ pub enum SignerError {
     /// Too many nonces waiting in the pool.
     #[error("the nonce pool holds {0} nonces already")]
     PoolFull(usize),
+    /// The key's scheme does not do this.
+    #[error("{0}")]
+    Unsupported(String),
+    /// An Ethereum transaction that is not exactly what the client's request asked for, or
+    /// that this signer's rules refuse (chain, fees, nonce).
+    #[error("{message}")]
+    Transaction {
+        /// Stable code (`wrong_recipient`, `wrong_amount`, `wrong_nonce`, `fee_too_high`, ...).
+        code: &'static str,
+        /// What differs.
+        message: String,
+    },
     /// The stored share is not the one the store's group key lists for this signer.
     #[error("stored share of key `{0}` does not match its group key")]
     ShareMismatch(KeyId),
@@ -72,6 +84,8 @@ impl SignerError {
             SignerError::NonceUnavailable(_) => "nonce_unavailable",
             SignerError::PoolFull(_) => "nonce_pool_full",
             SignerError::ShareMismatch(_) => "share_mismatch",
+            SignerError::Unsupported(_) => "unsupported_scheme",
+            SignerError::Transaction { code, .. } => code,
             SignerError::Auth(e) => e.code(),
             SignerError::Intent(e) => e.code,
             SignerError::Forbidden(_) => "forbidden",

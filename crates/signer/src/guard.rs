@@ -11,14 +11,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use tessera_auth::{ClientId, ClientRegistry, RequestId, Role, TokenPolicy};
-use tessera_crypto::protocol::{Inbox, Outbox, Session};
+use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
 use tessera_crypto::{Commitment, GroupKey, SignatureShare, SigningPackage};
-use tessera_store::{Registration, RequestKind, RequestRecord};
-use tessera_types::{KeyId, PartyId, Threshold};
-use tessera_wire::Intent;
+use tessera_store::{AssetRecord, Registration, RequestKind, RequestRecord, RoundOf};
+use tessera_types::{KeyId, PartyId, Scheme, Threshold};
+use tessera_wire::{Chain, Intent};
 
+use crate::eth::{EthereumRules, MAX_TX_VERSIONS};
 use crate::peer::PeerKeys;
-use crate::{Progress, Signer, SignerError};
+use crate::{EcdsaProgress, Progress, Signer, SignerError};
 
 /// What this node accepts, from its own configuration (never from the coordinator).
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct Rules {
     /// This signer's peer key and the other signers' public peer keys: key-generation messages
     /// are sealed between signers, so the coordinator that relays them cannot read or forge them.
     pub peers: PeerKeys,
+    /// The Ethereum chain this signer signs transactions for; none: it signs no transfers.
+    pub ethereum: Option<EthereumRules>,
 }
 
 /// A registered request, as [`SignerNode::register`] returns it.
@@ -117,17 +120,36 @@ impl SignerNode {
                 }
                 (RequestKind::CreateWallet, Role::Admin, Some(*scheme), None)
             }
-            Intent::Sign {
-                wallet, message, ..
-            } => {
+            Intent::Sign { wallet, .. }
+            | Intent::SignTypedData { wallet, .. }
+            | Intent::SignMessage { wallet, .. } => {
                 let rec = self
                     .signer
                     .store()
                     .key(wallet)?
                     .ok_or_else(|| SignerError::NoSuchKey(wallet.clone()))?;
-                Intent::check_message(rec.scheme, message)?;
-                (RequestKind::Sign, Role::Trader, None, Some(message.clone()))
+                let message = intent.message_for(rec.scheme)?;
+                (RequestKind::Sign, Role::Trader, None, Some(message))
             }
+            Intent::Transfer { wallet, .. } => {
+                let rec = self
+                    .signer
+                    .store()
+                    .key(wallet)?
+                    .ok_or_else(|| SignerError::NoSuchKey(wallet.clone()))?;
+                if rec.scheme != Scheme::EcdsaSecp256k1 {
+                    return Err(SignerError::Unsupported(format!(
+                        "`{wallet}` is a {} wallet; transfers leave `{}` wallets",
+                        rec.scheme,
+                        Scheme::EcdsaSecp256k1
+                    )));
+                }
+                // Refused now rather than at signing: an unknown asset or an amount finer than
+                // the asset's decimals.
+                crate::eth::requested_transfer(self.signer.store(), &self.ethereum()?, &intent)?;
+                (RequestKind::Transfer, Role::Trader, None, None)
+            }
+            Intent::AddAsset { .. } => (RequestKind::AddAsset, Role::Admin, None, None),
         };
         if verified.client.role != role {
             return Err(SignerError::Forbidden(format!(
@@ -142,7 +164,7 @@ impl SignerNode {
             client: verified.client.id.to_string(),
             jti: verified.claims.jti.clone(),
             kind,
-            key_id: Some(intent.wallet().clone()),
+            key_id: intent.wallet().cloned(),
             scheme,
             message,
             method: method.to_owned(),
@@ -156,10 +178,44 @@ impl SignerNode {
             signature: None,
         };
         let again = self.signer.store_mut().register_request(&record)? == Registration::Again;
+        self.apply(&request_id, &intent)?;
         Ok(Registered {
             request_id,
             intent,
             again,
+        })
+    }
+
+    /// What a registered request changes by itself, without a key: a new asset. Idempotent,
+    /// so a request forwarded again after a crash between registering and applying completes.
+    fn apply(&mut self, request_id: &str, intent: &Intent) -> Result<(), SignerError> {
+        if let Intent::AddAsset {
+            symbol,
+            chain,
+            contract,
+            decimals,
+        } = intent
+        {
+            self.signer.store_mut().add_asset(
+                &AssetRecord {
+                    chain: chain.name().to_owned(),
+                    symbol: symbol.clone(),
+                    contract: tessera_eth::checksummed(contract).to_lowercase(),
+                    decimals: *decimals,
+                },
+                request_id,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn ethereum(&self) -> Result<EthereumRules, SignerError> {
+        self.rules.ethereum.ok_or_else(|| SignerError::Transaction {
+            code: "chain_not_configured",
+            message: format!(
+                "this signer is not configured for {}",
+                Chain::Ethereum.name()
+            ),
         })
     }
 
@@ -184,9 +240,11 @@ impl SignerNode {
         if rec.token != token || rec.method != method || rec.path != path || rec.body != body {
             return Err(tessera_store::StoreError::Replay(claims.jti).into());
         }
+        let intent = Intent::parse(method, path, body, &id)?;
+        self.apply(&rec.request_id, &intent)?;
         Ok(Some(Registered {
             request_id: rec.request_id,
-            intent: Intent::parse(method, path, body, &id)?,
+            intent,
             again: true,
         }))
     }
@@ -259,13 +317,7 @@ impl SignerNode {
 
     fn seal(&self, key_id: &KeyId, progress: Progress) -> Result<Progress, SignerError> {
         match progress {
-            Progress::Send(Outbox(out)) => {
-                let mut sealed = BTreeMap::new();
-                for (to, payload) in out {
-                    sealed.insert(to, self.rules.peers.seal(key_id, to, &payload)?);
-                }
-                Ok(Progress::Send(Outbox(sealed)))
-            }
+            Progress::Send(out) => Ok(Progress::Send(self.seal_outbox(key_id, out)?)),
             done @ Progress::Done(_) => Ok(done),
         }
     }
@@ -352,6 +404,137 @@ impl SignerNode {
             .store_mut()
             .complete_request(request_id, signature)?;
         Ok(())
+    }
+
+    /// Joins a threshold-ECDSA signing session for registered request `request_id` and returns
+    /// the round-1 messages, sealed for each other signer. For a signing request the hash is
+    /// the one this signer registered from the client's bytes; for a transfer, `unsigned_tx`
+    /// must decode to exactly the transfer the client asked for (see [`crate::eth`]), and the
+    /// hash is its signing hash. Everything is checked before the share is opened.
+    pub fn ecdsa_start(
+        &mut self,
+        request_id: &str,
+        key_id: &KeyId,
+        session_id: SessionId,
+        signers: BTreeSet<PartyId>,
+        unsigned_tx: Option<&[u8]>,
+    ) -> Result<Outbox, SignerError> {
+        let req = self.request(request_id)?;
+        if req.key_id.as_ref() != Some(key_id) {
+            return Err(SignerError::NotAsked(format!(
+                "request `{request_id}` does not sign with wallet `{key_id}`"
+            )));
+        }
+        self.check_client(&req, Role::Trader)?;
+        let (hash, max_rounds) = match (req.kind, unsigned_tx) {
+            (RequestKind::Sign, None) => {
+                let hash: [u8; 32] = req
+                    .message
+                    .as_deref()
+                    .and_then(|m| m.try_into().ok())
+                    .ok_or_else(|| {
+                        SignerError::Unsupported(format!(
+                            "request `{request_id}` did not register a 32-byte hash to sign"
+                        ))
+                    })?;
+                if req.signature.is_some() {
+                    return Err(tessera_store::StoreError::RequestClosed {
+                        id: request_id.to_owned(),
+                        reason: "it is complete".into(),
+                    }
+                    .into());
+                }
+                (hash, self.rules.max_sign_rounds)
+            }
+            (RequestKind::Transfer, Some(unsigned)) => {
+                let rules = self.ethereum()?;
+                let id = RequestId::derive(
+                    &req.client.parse().map_err(|_| {
+                        tessera_store::StoreError::Corrupt(format!("client `{}`", req.client))
+                    })?,
+                    &req.jti,
+                );
+                let intent = Intent::parse(&req.method, &req.path, &req.body, &id)?;
+                let bound = crate::eth::check_and_bind(
+                    self.signer.store_mut(),
+                    &rules,
+                    &req,
+                    key_id,
+                    &intent,
+                    unsigned,
+                )?;
+                let versions = u32::try_from(MAX_TX_VERSIONS).unwrap_or(u32::MAX);
+                (
+                    bound.signing_hash,
+                    self.rules.max_sign_rounds.saturating_mul(versions),
+                )
+            }
+            (RequestKind::Transfer, None) => {
+                return Err(SignerError::NotAsked(format!(
+                    "request `{request_id}` is a transfer: the transaction to sign is missing"
+                )));
+            }
+            (RequestKind::Sign, Some(_)) => {
+                return Err(SignerError::NotAsked(format!(
+                    "request `{request_id}` signs the bytes it named, not a transaction"
+                )));
+            }
+            (other, _) => {
+                return Err(SignerError::NotAsked(format!(
+                    "request `{request_id}` is a `{}` request",
+                    other.as_str()
+                )));
+            }
+        };
+        if req.rounds >= max_rounds {
+            return Err(tessera_store::StoreError::RequestClosed {
+                id: request_id.to_owned(),
+                reason: format!("it has used all {max_rounds} rounds"),
+            }
+            .into());
+        }
+        let out = self.signer.ecdsa_start(
+            RoundOf {
+                request_id,
+                kind: req.kind,
+                max_rounds,
+            },
+            key_id,
+            session_id,
+            signers,
+            hash,
+        )?;
+        self.seal_outbox(key_id, out)
+    }
+
+    /// Feeds a round of an ECDSA signing session: every message must open as sealed by its
+    /// sender for this signer. When the session ends, the signature is recorded against its
+    /// request (or its transaction) here, by this signer.
+    pub fn ecdsa_advance(
+        &mut self,
+        key_id: &KeyId,
+        session_id: &SessionId,
+        inbox: &Inbox,
+    ) -> Result<EcdsaProgress, SignerError> {
+        let mut opened = BTreeMap::new();
+        for (from, sealed) in &inbox.0 {
+            opened.insert(*from, self.rules.peers.open(key_id, *from, sealed)?);
+        }
+        match self
+            .signer
+            .ecdsa_advance(key_id, session_id, &Inbox(opened))?
+        {
+            EcdsaProgress::Send(out) => Ok(EcdsaProgress::Send(self.seal_outbox(key_id, out)?)),
+            EcdsaProgress::Signed(sig) => Ok(EcdsaProgress::Signed(sig)),
+        }
+    }
+
+    fn seal_outbox(&self, key_id: &KeyId, Outbox(out): Outbox) -> Result<Outbox, SignerError> {
+        let mut sealed = BTreeMap::new();
+        for (to, payload) in out {
+            sealed.insert(to, self.rules.peers.seal(key_id, to, &payload)?);
+        }
+        Ok(Outbox(sealed))
     }
 
     /// The client of a registered request must still be configured here, with `role`: removing

@@ -10,13 +10,22 @@
 //! reuses one (ADR 0003).
 //!
 //! [`SignerNode`] is the signer as the network sees it: it acts only on client requests it has
-//! verified and registered itself, and signs only the bytes they asked for.
+//! verified and registered itself, and signs only the bytes they asked for. Threshold ECDSA
+//! (ADR 0010) signs in interactive sessions instead of from a nonce pool: each session is
+//! recorded as issued when it opens and consumed, with a round of its request, before its
+//! round-2 messages exist; for an Ethereum transfer the signer first decodes the coordinator's
+//! unsigned transaction and checks it against the client's request ([`eth`]).
 
 mod error;
+pub mod eth;
 mod guard;
 mod node;
 pub mod peer;
 
 pub use error::SignerError;
+pub use eth::EthereumRules;
 pub use guard::{Registered, Rules, SignerNode};
-pub use node::{MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer, package_digest};
+pub use node::{
+    EcdsaProgress, MAX_ECDSA_SESSIONS, MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer,
+    package_digest,
+};

@@ -1,24 +1,32 @@
 //! [`Signer`]: open, take part in DKG and refresh, hand out commitments, sign.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId, Step};
 use tessera_crypto::{
-    Commitment, Dkg, GroupKey, KeyOutput, KeyShare, NonceId, Nonces, Refresh, SecretBytes,
-    SignatureShare, SigningPackage,
+    Commitment, Dkg, EcdsaSign, EcdsaSignature, GroupKey, KeyOutput, KeyShare, NonceId, Nonces,
+    Refresh, SecretBytes, SignatureShare, SigningPackage,
 };
-use tessera_store::{KeyRecord, Store};
-use tessera_types::{KeyId, PartyId};
+use tessera_store::{KeyRecord, RequestKind, RoundOf, Store};
+use tessera_types::{KeyId, PartyId, Scheme};
 use tessera_vault::{KdfParams, Kek, PassphraseKek};
 
 use crate::error::SignerError;
 
 /// Most secret nonces a signer keeps in memory at once, over all keys.
 pub const MAX_POOLED_NONCES: usize = 100_000;
+
+/// Most threshold-ECDSA signing sessions a signer keeps open at once, over all keys.
+pub const MAX_ECDSA_SESSIONS: usize = 256;
+
+/// An open ECDSA signing session older than this is dropped when room is needed: its
+/// coordinator has given up on it.
+const ECDSA_SESSION_TTL: Duration = Duration::from_secs(60);
 
 const META_PARTY: &str = "signer.party";
 const META_VERIFIER: &str = "vault.verifier";
@@ -86,6 +94,29 @@ enum Running {
     },
 }
 
+/// How a threshold-ECDSA signing step went.
+#[derive(Debug)]
+pub enum EcdsaProgress {
+    /// Send these messages to the other signers of the session and come back with theirs.
+    Send(Outbox),
+    /// The session is over: the signature, verified under the key.
+    Signed(EcdsaSignature),
+}
+
+/// An open threshold-ECDSA signing session. Its secret state lives only here (ADR 0010): a
+/// restart abandons it.
+struct EcdsaRunning {
+    key_id: KeyId,
+    generation: u32,
+    request_id: String,
+    kind: RequestKind,
+    max_rounds: u32,
+    ledger_id: [u8; 32],
+    hash: [u8; 32],
+    machine: Box<EcdsaSign>,
+    started: Instant,
+}
+
 struct Pooled {
     key_id: KeyId,
     generation: u32,
@@ -100,6 +131,7 @@ pub struct Signer {
     pool: HashMap<NonceId, Pooled>,
     groups: HashMap<KeyId, (u32, GroupKey)>,
     running: HashMap<KeyId, Running>,
+    ecdsa: HashMap<SessionId, EcdsaRunning>,
     observer: Box<dyn SignObserver>,
 }
 
@@ -152,6 +184,7 @@ impl Signer {
             pool: HashMap::new(),
             groups: HashMap::new(),
             running: HashMap::new(),
+            ecdsa: HashMap::new(),
             observer: Box::new(Quiet),
         })
     }
@@ -382,6 +415,12 @@ impl Signer {
             return Err(SignerError::PoolFull(self.pool.len()));
         }
         let rec = self.record(key_id)?;
+        if !rec.scheme.uses_nonce_pool() {
+            return Err(SignerError::Unsupported(format!(
+                "`{key_id}` is a {} key: it signs in interactive sessions, without nonce commitments",
+                rec.scheme
+            )));
+        }
         let share = self.open_share(&rec)?;
         let mut fresh = Vec::with_capacity(count);
         for _ in 0..count {
@@ -512,6 +551,161 @@ impl Signer {
         Ok(sig)
     }
 
+    // ---- threshold ECDSA ------------------------------------------------------------------
+
+    /// Opens a threshold-ECDSA signing session of `key_id` over `hash`, for the request that
+    /// `round` names, among `signers`, and returns the round-1 messages. The session is
+    /// recorded durably as issued before any message leaves; its secret state stays in memory.
+    /// Checking that `hash` is what the request asks to sign is the caller's job
+    /// ([`crate::SignerNode::ecdsa_start`]).
+    pub fn ecdsa_start(
+        &mut self,
+        round: RoundOf<'_>,
+        key_id: &KeyId,
+        session_id: SessionId,
+        signers: BTreeSet<PartyId>,
+        hash: [u8; 32],
+    ) -> Result<Outbox, SignerError> {
+        let rec = self.record(key_id)?;
+        if rec.scheme != Scheme::EcdsaSecp256k1 {
+            return Err(SignerError::Unsupported(format!(
+                "`{key_id}` is a {} key, not {}",
+                rec.scheme,
+                Scheme::EcdsaSecp256k1
+            )));
+        }
+        if self.ecdsa.contains_key(&session_id) {
+            return Err(SignerError::Session(
+                "a signing session with this id is already open".into(),
+            ));
+        }
+        self.ecdsa
+            .retain(|_, r| r.started.elapsed() < ECDSA_SESSION_TTL);
+        if self.ecdsa.len() >= MAX_ECDSA_SESSIONS {
+            return Err(SignerError::Session(format!(
+                "{MAX_ECDSA_SESSIONS} signing sessions are open already"
+            )));
+        }
+        let session =
+            Session::for_signing(session_id, rec.scheme, rec.threshold, signers, self.party)?;
+        let outsiders: Vec<String> = session
+            .parties
+            .difference(self.group(&rec)?.parties())
+            .map(ToString::to_string)
+            .collect();
+        if !outsiders.is_empty() {
+            return Err(SignerError::BadPackage(format!(
+                "signers outside the key: {}",
+                outsiders.join(", ")
+            )));
+        }
+        let share = self.open_share(&rec)?;
+        let started = EcdsaSign::start(&share, session, hash);
+        drop(share);
+        let (machine, out) = started?;
+        let ledger_id = ecdsa_ledger_id(key_id, &session_id, self.party);
+        self.store
+            .record_issued(key_id, rec.generation, &[ledger_id])?;
+        self.ecdsa.insert(
+            session_id,
+            EcdsaRunning {
+                key_id: key_id.clone(),
+                generation: rec.generation,
+                request_id: round.request_id.to_owned(),
+                kind: round.kind,
+                max_rounds: round.max_rounds,
+                ledger_id,
+                hash,
+                machine: Box::new(machine),
+                started: Instant::now(),
+            },
+        );
+        Ok(out)
+    }
+
+    /// Feeds the current round of ECDSA signing session `session_id`. Before the round-2
+    /// messages (computed from this signer's nonce share) exist, the session's ledger row is
+    /// consumed together with a round of its request, in one durable transaction. Any failure
+    /// ends the session here.
+    pub fn ecdsa_advance(
+        &mut self,
+        key_id: &KeyId,
+        session_id: &SessionId,
+        inbox: &Inbox,
+    ) -> Result<EcdsaProgress, SignerError> {
+        let run = self.ecdsa.remove(session_id).ok_or_else(|| {
+            SignerError::Session(
+                "no such signing session is open here (finished, failed, expired or from before a restart)"
+                    .into(),
+            )
+        })?;
+        if run.key_id != *key_id {
+            return Err(SignerError::Session(format!(
+                "the session signs with `{}`, not `{key_id}`",
+                run.key_id
+            )));
+        }
+        if run.machine.round() == 1 {
+            self.store.consume_for_request(
+                RoundOf {
+                    request_id: &run.request_id,
+                    kind: run.kind,
+                    max_rounds: run.max_rounds,
+                },
+                &run.key_id,
+                run.generation,
+                &run.ledger_id,
+                &run.hash,
+            )?;
+        }
+        let EcdsaRunning {
+            key_id,
+            generation,
+            request_id,
+            kind,
+            max_rounds,
+            ledger_id,
+            hash,
+            machine,
+            started,
+        } = run;
+        match (*machine).advance(inbox)? {
+            Step::Send(next, out) => {
+                self.ecdsa.insert(
+                    *session_id,
+                    EcdsaRunning {
+                        key_id,
+                        generation,
+                        request_id,
+                        kind,
+                        max_rounds,
+                        ledger_id,
+                        hash,
+                        machine: Box::new(next),
+                        started,
+                    },
+                );
+                Ok(EcdsaProgress::Send(out))
+            }
+            Step::Done(signature) => {
+                // Every signer of the session ends with the signature (verified under the key
+                // by the crypto layer) and records it itself: a signing request is complete, a
+                // transfer's transaction is signed.
+                let bytes = signature.to_bytes();
+                match kind {
+                    RequestKind::Transfer => self.store.sign_eth_tx(&hash, &bytes)?,
+                    _ => self.store.complete_request(&request_id, &bytes)?,
+                }
+                Ok(EcdsaProgress::Signed(signature))
+            }
+        }
+    }
+
+    /// Open ECDSA signing sessions.
+    pub fn open_ecdsa_sessions(&self) -> usize {
+        self.ecdsa.len()
+    }
+
     // ---- helpers --------------------------------------------------------------------------
 
     fn record(&self, key_id: &KeyId) -> Result<KeyRecord, SignerError> {
@@ -567,6 +761,17 @@ impl Signer {
 /// What a sealed share is bound to: opening it under any other key, party or generation fails.
 fn share_context(key_id: &KeyId, party: PartyId, generation: u32) -> Vec<u8> {
     format!("tessera/share/v1|{key_id}|{}|{generation}", party.get()).into_bytes()
+}
+
+/// The ledger id of an ECDSA signing session at one signer: a session id can be used once.
+fn ecdsa_ledger_id(key_id: &KeyId, session_id: &SessionId, party: PartyId) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"tessera/ecdsa-session/v1");
+    h.update((key_id.as_str().len() as u64).to_be_bytes());
+    h.update(key_id.as_str());
+    h.update(session_id.0);
+    h.update(party.get().to_be_bytes());
+    h.finalize().into()
 }
 
 /// SHA-256 over the key id and the encoded signing package: what the ledger records as signed

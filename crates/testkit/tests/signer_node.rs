@@ -135,6 +135,7 @@ fn cluster(dir: &std::path::Path, keys: &Keys) -> (Vec<SignerNode>, KeyId, Group
                 max_sign_rounds: 3,
                 peers: tessera_signer::peer::PeerKeys::new(s.party(), &peer_keys[i].0, &publics)
                     .unwrap(),
+                ethereum: None,
             };
             all_rules.push(rules.clone());
             SignerNode::new(s, rules)

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_auth::RequestId;
+use tessera_eth::{Address, TypedDataSummary};
 use tessera_types::{KeyId, Scheme};
 
 /// Largest payload a client may ask to have signed, in bytes.
@@ -13,25 +14,100 @@ const MAX_NAME: usize = 64;
 /// Longest idempotency key, in bytes.
 const MAX_IDEMPOTENCY_KEY: usize = 128;
 
+/// Longest asset symbol, in bytes.
+const MAX_SYMBOL: usize = 16;
+
+/// Most decimals an asset may have (a 256-bit amount has at most 78 digits).
+pub const MAX_DECIMALS: u8 = 36;
+
+/// The chain a wallet's addresses belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Chain {
+    /// Ethereum and EVM chains: `ecdsa-secp256k1` keys, EIP-55 addresses.
+    Ethereum,
+}
+
+impl Chain {
+    /// The stable name used in the API and in storage.
+    pub fn name(self) -> &'static str {
+        match self {
+            Chain::Ethereum => "ethereum",
+        }
+    }
+
+    /// The scheme of every wallet on this chain.
+    pub fn scheme(self) -> Scheme {
+        match self {
+            Chain::Ethereum => Scheme::EcdsaSecp256k1,
+        }
+    }
+}
+
 /// Body of `POST /v1/wallets`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWallet {
     /// A name for people; not an identifier.
     pub name: String,
-    /// The signature scheme of the wallet's key: `frost-ed25519` or `frost-secp256k1-tr`.
+    /// The signature scheme of the wallet's key: `frost-ed25519`, `frost-secp256k1-tr` or
+    /// `ecdsa-secp256k1`.
     #[schema(value_type = String)]
     pub scheme: Scheme,
+    /// The chain the wallet is for: `ethereum` (with `ecdsa-secp256k1`, which it implies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Chain>,
 }
 
-/// Body of `POST /v1/wallets/{id}/sign`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Body of `POST /v1/wallets/{id}/sign`: exactly one of `payload_hex`, `typed_data` and
+/// `message_hex`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
-    /// The bytes to sign, in hex.
-    pub payload_hex: String,
+    /// The bytes to sign, in hex (FROST wallets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_hex: Option<String>,
+    /// EIP-712 typed data, as `eth_signTypedData_v4` takes it (`ecdsa-secp256k1` wallets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub typed_data: Option<serde_json::Value>,
+    /// A message to sign under EIP-191 (`personal_sign`), in hex (`ecdsa-secp256k1` wallets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_hex: Option<String>,
     /// The client's key for this request: the same key with the same body returns the same
     /// result and signs nothing new.
+    pub idempotency_key: String,
+}
+
+/// Body of `POST /v1/assets` (admins): a token that transfers may name by its symbol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddAsset {
+    /// The symbol transfers name it by, e.g. `USDC`: 1 to 16 ASCII letters, digits, `.`, `-`, `_`.
+    pub symbol: String,
+    /// The chain: `ethereum`.
+    pub chain: Chain,
+    /// The ERC-20 contract, `0x` and 40 hex digits (EIP-55 checked when mixed case).
+    pub contract: String,
+    /// Decimals of the token's base unit, 0 to 36.
+    pub decimals: u8,
+}
+
+/// Body of `POST /v1/transfers` (traders).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The wallet the funds leave.
+    pub wallet_id: String,
+    /// The recipient, `0x` and 40 hex digits (EIP-55 checked when mixed case).
+    pub to: String,
+    /// `ETH` or a registered token's symbol.
+    pub asset: String,
+    /// An exact decimal amount in the asset's units, e.g. `"0.25"`; no more decimals than the
+    /// asset has.
+    pub amount: String,
+    /// The client's key for this request: the same key with the same body returns the same
+    /// transfer and moves nothing new.
     pub idempotency_key: String,
 }
 
@@ -47,6 +123,8 @@ pub enum Intent {
         name: String,
         /// Its scheme.
         scheme: Scheme,
+        /// Its chain, when it has addresses on one.
+        chain: Option<Chain>,
     },
     /// Sign `message` with `wallet`'s key.
     Sign {
@@ -56,6 +134,55 @@ pub enum Intent {
         message: Vec<u8>,
         /// The client's idempotency key.
         idempotency_key: String,
+    },
+    /// Sign EIP-712 typed data with an `ecdsa-secp256k1` wallet.
+    SignTypedData {
+        /// The wallet.
+        wallet: KeyId,
+        /// The typed data as the client sent it.
+        typed_data: serde_json::Value,
+        /// What it shows of itself: domain and primary type (for policy and logs).
+        summary: TypedDataSummary,
+        /// Its EIP-712 signing hash: what is signed.
+        hash: [u8; 32],
+        /// The client's idempotency key.
+        idempotency_key: String,
+    },
+    /// Sign a message under EIP-191 (`personal_sign`) with an `ecdsa-secp256k1` wallet.
+    SignMessage {
+        /// The wallet.
+        wallet: KeyId,
+        /// The message.
+        message: Vec<u8>,
+        /// Its EIP-191 hash: what is signed.
+        hash: [u8; 32],
+        /// The client's idempotency key.
+        idempotency_key: String,
+    },
+    /// Move `amount` of `asset` from `wallet` to `to`.
+    Transfer {
+        /// The wallet the funds leave.
+        wallet: KeyId,
+        /// The recipient.
+        to: Address,
+        /// The asset's symbol (`ETH` or a registered token); resolved by whoever checks it.
+        asset: String,
+        /// The amount as the client wrote it: digits with at most one `.`; its decimals are
+        /// checked against the asset's by whoever resolves the asset.
+        amount: String,
+        /// The client's idempotency key.
+        idempotency_key: String,
+    },
+    /// Register a token.
+    AddAsset {
+        /// Its symbol.
+        symbol: String,
+        /// Its chain.
+        chain: Chain,
+        /// Its contract.
+        contract: Address,
+        /// Its decimals.
+        decimals: u8,
     },
 }
 
@@ -99,10 +226,29 @@ impl Intent {
             ("POST", ["", "v1", "wallets"]) => {
                 let b: CreateWallet = parse_body(body)?;
                 check_name(&b.name)?;
+                match (b.scheme, b.chain) {
+                    (Scheme::EcdsaSecp256k1, None | Some(Chain::Ethereum)) => {}
+                    (scheme, Some(chain)) if chain.scheme() != scheme => {
+                        return Err(IntentError::new(
+                            "unsupported_chain",
+                            format!(
+                                "`{}` wallets use `{}`, not `{scheme}`",
+                                chain.name(),
+                                chain.scheme()
+                            ),
+                        ));
+                    }
+                    _ => {}
+                }
+                let chain = match b.scheme {
+                    Scheme::EcdsaSecp256k1 => Some(Chain::Ethereum),
+                    _ => None,
+                };
                 Ok(Intent::CreateWallet {
                     wallet: wallet_id_for(request)?,
                     name: b.name,
                     scheme: b.scheme,
+                    chain,
                 })
             }
             ("POST", ["", "v1", "wallets", id, "sign"]) => {
@@ -110,31 +256,87 @@ impl Intent {
                     IntentError::new("invalid_wallet_id", format!("wallet id: {e}"))
                 })?;
                 let b: SignRequest = parse_body(body)?;
-                let key = &b.idempotency_key;
-                if key.is_empty()
-                    || key.len() > MAX_IDEMPOTENCY_KEY
-                    || !key.chars().all(|c| c.is_ascii_graphic())
-                {
-                    return Err(IntentError::new(
-                        "invalid_idempotency_key",
-                        format!(
-                            "`idempotency_key` must be 1 to {MAX_IDEMPOTENCY_KEY} printable ascii characters"
-                        ),
-                    ));
+                check_idempotency_key(&b.idempotency_key)?;
+                let idempotency_key = b.idempotency_key;
+                match (b.payload_hex, b.typed_data, b.message_hex) {
+                    (Some(payload), None, None) => Ok(Intent::Sign {
+                        wallet,
+                        message: decode_payload("payload_hex", &payload)?,
+                        idempotency_key,
+                    }),
+                    (None, Some(typed_data), None) => {
+                        let hash = tessera_eth::typed_data_hash(&typed_data)
+                            .map_err(|e| IntentError::new("invalid_typed_data", e.message))?;
+                        let summary = tessera_eth::typed_data_summary(&typed_data)
+                            .map_err(|e| IntentError::new("invalid_typed_data", e.message))?;
+                        Ok(Intent::SignTypedData {
+                            wallet,
+                            typed_data,
+                            summary,
+                            hash: hash.0,
+                            idempotency_key,
+                        })
+                    }
+                    (None, None, Some(message)) => {
+                        let message = decode_payload("message_hex", &message)?;
+                        let hash = tessera_eth::personal_message_hash(&message).0;
+                        Ok(Intent::SignMessage {
+                            wallet,
+                            message,
+                            hash,
+                            idempotency_key,
+                        })
+                    }
+                    _ => Err(IntentError::new(
+                        "invalid_body",
+                        "give exactly one of `payload_hex`, `typed_data` and `message_hex`",
+                    )),
                 }
-                let message = hex::decode(&b.payload_hex).map_err(|_| {
-                    IntentError::new("invalid_payload", "`payload_hex` is not valid hex")
+            }
+            ("POST", ["", "v1", "transfers"]) => {
+                let b: TransferRequest = parse_body(body)?;
+                check_idempotency_key(&b.idempotency_key)?;
+                let wallet = KeyId::new(&b.wallet_id).map_err(|e| {
+                    IntentError::new("invalid_wallet_id", format!("wallet id: {e}"))
                 })?;
-                if message.len() > MAX_PAYLOAD {
+                let to = parse_address("to", &b.to)?;
+                check_symbol(&b.asset)?;
+                check_amount_syntax(&b.amount)?;
+                Ok(Intent::Transfer {
+                    wallet,
+                    to,
+                    asset: b.asset,
+                    amount: b.amount,
+                    idempotency_key: b.idempotency_key,
+                })
+            }
+            ("POST", ["", "v1", "assets"]) => {
+                let b: AddAsset = parse_body(body)?;
+                check_symbol(&b.symbol)?;
+                if b.symbol == NATIVE_SYMBOL {
                     return Err(IntentError::new(
-                        "invalid_payload",
-                        format!("payload is longer than {MAX_PAYLOAD} bytes"),
+                        "asset_exists",
+                        format!("`{NATIVE_SYMBOL}` is the chain's own asset"),
                     ));
                 }
-                Ok(Intent::Sign {
-                    wallet,
-                    message,
-                    idempotency_key: b.idempotency_key,
+                if b.decimals > MAX_DECIMALS {
+                    return Err(IntentError::new(
+                        "invalid_decimals",
+                        format!("`decimals` must be 0 to {MAX_DECIMALS}"),
+                    ));
+                }
+                let contract = parse_address("contract", &b.contract)?;
+                if contract == Address::ZERO {
+                    return Err(IntentError::new(
+                        "invalid_address",
+                        "`contract` is the zero address",
+                    ));
+                }
+                Ok(Intent::AddAsset {
+                    symbol: b.symbol,
+                    chain: b.chain,
+                    contract,
+                    decimals: b.decimals,
                 })
             }
             _ => Err(IntentError::new(
@@ -144,10 +346,15 @@ impl Intent {
         }
     }
 
-    /// The wallet the request is about.
-    pub fn wallet(&self) -> &KeyId {
+    /// The wallet the request is about; none for an asset registration.
+    pub fn wallet(&self) -> Option<&KeyId> {
         match self {
-            Intent::CreateWallet { wallet, .. } | Intent::Sign { wallet, .. } => wallet,
+            Intent::CreateWallet { wallet, .. }
+            | Intent::Sign { wallet, .. }
+            | Intent::SignTypedData { wallet, .. }
+            | Intent::SignMessage { wallet, .. }
+            | Intent::Transfer { wallet, .. } => Some(wallet),
+            Intent::AddAsset { .. } => None,
         }
     }
 
@@ -156,6 +363,62 @@ impl Intent {
         match self {
             Intent::CreateWallet { .. } => "create_wallet",
             Intent::Sign { .. } => "sign",
+            Intent::SignTypedData { .. } => "sign_typed_data",
+            Intent::SignMessage { .. } => "sign_message",
+            Intent::Transfer { .. } => "transfer",
+            Intent::AddAsset { .. } => "add_asset",
+        }
+    }
+
+    /// The client's idempotency key, for the kinds that carry one.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Intent::Sign {
+                idempotency_key, ..
+            }
+            | Intent::SignTypedData {
+                idempotency_key, ..
+            }
+            | Intent::SignMessage {
+                idempotency_key, ..
+            }
+            | Intent::Transfer {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+            Intent::CreateWallet { .. } | Intent::AddAsset { .. } => None,
+        }
+    }
+
+    /// For a signing request: the exact bytes a wallet of `scheme` signs, or why it cannot.
+    /// FROST wallets sign the raw payload; `ecdsa-secp256k1` wallets sign only the hashes of
+    /// typed data and EIP-191 messages, never a raw payload, which could be a transaction
+    /// hash that no signer has decoded.
+    pub fn message_for(&self, scheme: Scheme) -> Result<Vec<u8>, IntentError> {
+        let ecdsa = scheme == Scheme::EcdsaSecp256k1;
+        match self {
+            Intent::Sign { message, .. } if !ecdsa => {
+                Intent::check_message(scheme, message)?;
+                Ok(message.clone())
+            }
+            Intent::Sign { .. } => Err(IntentError::new(
+                "raw_signing_not_allowed",
+                format!(
+                    "a `{scheme}` wallet signs typed data (`typed_data`) or messages (`message_hex`), not raw payloads"
+                ),
+            )),
+            Intent::SignTypedData { hash, .. } | Intent::SignMessage { hash, .. } if ecdsa => {
+                Ok(hash.to_vec())
+            }
+            Intent::SignTypedData { .. } | Intent::SignMessage { .. } => Err(IntentError::new(
+                "unsupported_scheme",
+                format!("a `{scheme}` wallet does not sign Ethereum typed data or messages"),
+            )),
+            Intent::CreateWallet { .. } | Intent::Transfer { .. } | Intent::AddAsset { .. } => {
+                Err(IntentError::new(
+                    "not_signable",
+                    format!("a `{}` request names no bytes to sign", self.kind()),
+                ))
+            }
         }
     }
 
@@ -172,6 +435,86 @@ impl Intent {
             _ => Ok(()),
         }
     }
+}
+
+/// The symbol of the chain's own asset (ether), which exists from the start.
+pub const NATIVE_SYMBOL: &str = "ETH";
+
+/// Decimals of ether.
+pub const NATIVE_DECIMALS: u8 = 18;
+
+fn check_idempotency_key(key: &str) -> Result<(), IntentError> {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(IntentError::new(
+            "invalid_idempotency_key",
+            format!(
+                "`idempotency_key` must be 1 to {MAX_IDEMPOTENCY_KEY} printable ascii characters"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn decode_payload(field: &str, text: &str) -> Result<Vec<u8>, IntentError> {
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    let bytes = hex::decode(text)
+        .map_err(|_| IntentError::new("invalid_payload", format!("`{field}` is not valid hex")))?;
+    if bytes.len() > MAX_PAYLOAD {
+        return Err(IntentError::new(
+            "invalid_payload",
+            format!("`{field}` is longer than {MAX_PAYLOAD} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn parse_address(field: &str, text: &str) -> Result<Address, IntentError> {
+    tessera_eth::parse_address(text)
+        .map_err(|e| IntentError::new("invalid_address", format!("`{field}`: {}", e.message)))
+}
+
+fn check_symbol(symbol: &str) -> Result<(), IntentError> {
+    if symbol.is_empty()
+        || symbol.len() > MAX_SYMBOL
+        || !symbol
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(IntentError::new(
+            "invalid_asset",
+            format!("an asset symbol is 1 to {MAX_SYMBOL} ASCII letters, digits, `.`, `-` or `_`"),
+        ));
+    }
+    Ok(())
+}
+
+/// An amount is digits, optionally one `.` followed by digits; the asset's decimals are checked
+/// where the asset is resolved ([`parse_amount`]).
+fn check_amount_syntax(amount: &str) -> Result<(), IntentError> {
+    let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty()
+        || !digits(whole)
+        || !digits(fraction)
+        || (amount.contains('.') && fraction.is_empty())
+        || amount.len() > 100
+    {
+        return Err(IntentError::new(
+            "invalid_amount",
+            format!("`amount` must be a decimal number such as \"0.25\", got `{amount}`"),
+        ));
+    }
+    Ok(())
+}
+
+/// `amount` in base units of an asset with `decimals`: exact, or `too_many_decimals` /
+/// `invalid_amount`.
+pub fn parse_amount(amount: &str, decimals: u8) -> Result<tessera_eth::U256, IntentError> {
+    check_amount_syntax(amount)?;
+    tessera_eth::parse_amount(amount, decimals).map_err(|e| IntentError::new(e.code, e.message))
 }
 
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, IntentError> {

@@ -85,6 +85,31 @@ pub enum Request {
         /// The key.
         key_id: KeyId,
     },
+    /// Join a threshold-ECDSA signing session for registered request `request_id`: a signing
+    /// request (the signer signs the hash it registered) or a transfer (the signer decodes
+    /// `unsigned_tx_hex` and checks it against the request before anything else).
+    EcdsaStart {
+        /// The registered request.
+        request_id: String,
+        /// The key.
+        key_id: KeyId,
+        /// The session id, 16 bytes hex.
+        session_id_hex: String,
+        /// The signing quorum, this signer included.
+        signers: Vec<u16>,
+        /// For a transfer: the unsigned EIP-1559 transaction, hex of its EIP-2718 encoding.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unsigned_tx_hex: Option<String>,
+    },
+    /// One round of a threshold-ECDSA signing session.
+    EcdsaAdvance {
+        /// The key.
+        key_id: KeyId,
+        /// The session id, 16 bytes hex.
+        session_id_hex: String,
+        /// Messages from the other signers of the session.
+        inbox: Vec<PartyMessage>,
+    },
 }
 
 impl Request {
@@ -101,6 +126,8 @@ impl Request {
             Request::Sign { .. } => "sign",
             Request::Complete { .. } => "complete",
             Request::GroupKey { .. } => "group_key",
+            Request::EcdsaStart { .. } => "ecdsa_start",
+            Request::EcdsaAdvance { .. } => "ecdsa_advance",
         }
     }
 }
@@ -148,6 +175,11 @@ pub enum WireProgress {
         /// The group key.
         group_key_hex: String,
     },
+    /// A signing session finished with this signature (ECDSA: `r || s || recovery id`), hex.
+    Signed {
+        /// The signature.
+        signature_hex: String,
+    },
 }
 
 /// A signer's answer.
@@ -168,10 +200,12 @@ pub enum Reply {
     Registered {
         /// Its id.
         request_id: String,
-        /// What it asks for (`create_wallet`, `sign`).
+        /// What it asks for (`create_wallet`, `sign`, `sign_typed_data`, `sign_message`,
+        /// `transfer`, `add_asset`).
         kind: String,
-        /// The wallet it is about.
-        wallet: KeyId,
+        /// The wallet it is about; none for `add_asset`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wallet: Option<KeyId>,
     },
     /// A key generation step.
     Progress {
@@ -383,6 +417,36 @@ mod tests {
             inbox: msgs,
         };
         assert_eq!(decode_request(&encode_request(&req)).unwrap(), req);
+    }
+
+    #[test]
+    fn ecdsa_sessions_round_trip() {
+        let req = Request::EcdsaStart {
+            request_id: "ab".into(),
+            key_id: KeyId::new("w-1").unwrap(),
+            session_id_hex: "00".repeat(16),
+            signers: vec![1, 3],
+            unsigned_tx_hex: Some("02c0".into()),
+        };
+        assert_eq!(decode_request(&encode_request(&req)).unwrap(), req);
+        let reply = Reply::Progress {
+            progress: WireProgress::Signed {
+                signature_hex: "11".repeat(65),
+            },
+        };
+        assert_eq!(
+            decode_reply(&encode_reply(&Ok(reply.clone()))).unwrap(),
+            reply
+        );
+        let asset = Reply::Registered {
+            request_id: "r".into(),
+            kind: "add_asset".into(),
+            wallet: None,
+        };
+        assert_eq!(
+            decode_reply(&encode_reply(&Ok(asset.clone()))).unwrap(),
+            asset
+        );
     }
 
     #[test]

@@ -25,15 +25,21 @@ pub struct WalletView {
     pub id: String,
     /// Its name.
     pub name: String,
-    /// `frost-ed25519` or `frost-secp256k1-tr`.
+    /// `frost-ed25519`, `frost-secp256k1-tr` or `ecdsa-secp256k1`.
     pub scheme: String,
     /// Lower-case hex of the key that verifies its signatures: 32 bytes for Ed25519, the
-    /// 32-byte x-only key for BIP-340.
+    /// 32-byte x-only key for BIP-340, the 33-byte compressed SEC1 key for ECDSA.
     pub public_key: String,
     /// Signers needed.
     pub threshold: u16,
     /// Signers holding a share.
     pub signers: u16,
+    /// The chain of an `ecdsa-secp256k1` wallet: `ethereum`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// Its Ethereum address, EIP-55 checksummed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// The wallets.
@@ -50,7 +56,7 @@ pub struct SignResponse {
     pub request_id: String,
     /// `signed`.
     pub status: String,
-    /// The signature, lower-case hex.
+    /// The signature, lower-case hex. ECDSA: 65 bytes `r || s || v`, `v` in {27, 28}.
     pub signature_hex: String,
 }
 
@@ -99,6 +105,7 @@ pub struct Health {
 }
 
 fn wallet_view(w: &WalletRow) -> WalletView {
+    let ethereum = w.scheme == Scheme::EcdsaSecp256k1.name();
     WalletView {
         id: w.id.clone(),
         name: w.name.clone(),
@@ -106,6 +113,11 @@ fn wallet_view(w: &WalletRow) -> WalletView {
         public_key: hex::encode(&w.public_key),
         threshold: w.threshold,
         signers: w.signers,
+        chain: ethereum.then(|| tessera_wire::Chain::Ethereum.name().to_owned()),
+        address: ethereum
+            .then(|| tessera_eth::address_of(&w.public_key).ok())
+            .flatten()
+            .map(|a| tessera_eth::checksummed(&a)),
     }
 }
 
@@ -130,7 +142,7 @@ fn intent_err(e: IntentError) -> ApiError {
 /// Codes a signer gives when the client's request itself is at fault; their messages are
 /// written for clients. Any other refusal is the deployment's problem: the client gets a generic
 /// answer and the log gets the detail.
-const CLIENT_FAULTS: [&str; 17] = [
+const CLIENT_FAULTS: [&str; 22] = [
     "malformed_token",
     "unsupported_algorithm",
     "unknown_client",
@@ -148,6 +160,11 @@ const CLIENT_FAULTS: [&str; 17] = [
     "invalid_wallet_id",
     "not_signable",
     "no_such_key",
+    "raw_signing_not_allowed",
+    "unsupported_scheme",
+    "invalid_typed_data",
+    "invalid_address",
+    "unsupported_chain",
 ];
 
 fn cluster_err(e: &ClusterError) -> ApiError {
@@ -155,7 +172,13 @@ fn cluster_err(e: &ClusterError) -> ApiError {
         ClusterError::Refused { code, message } if CLIENT_FAULTS.contains(&code.as_str()) => {
             let status = match code.as_str() {
                 "forbidden" => StatusCode::FORBIDDEN,
-                c if c.starts_with("invalid_") || c == "not_signable" || c == "no_such_key" => {
+                c if c.starts_with("invalid_")
+                    || c.starts_with("unsupported_")
+                    || matches!(
+                        c,
+                        "not_signable" | "no_such_key" | "raw_signing_not_allowed"
+                    ) =>
+                {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
                 _ => StatusCode::UNAUTHORIZED,
@@ -193,7 +216,7 @@ fn row_for(v: &Verified, r: &Received, intent: &Intent, idempotency: Option<Stri
         request_id: v.request_id.to_string(),
         client: v.client.id.to_string(),
         kind: intent.kind().to_owned(),
-        wallet_id: intent.wallet().to_string(),
+        wallet_id: intent.wallet().map(ToString::to_string).unwrap_or_default(),
         idempotency_key: idempotency,
         body_sha256: tessera_auth::body_sha256(&r.body),
         method: r.method.clone(),
@@ -259,6 +282,7 @@ pub async fn create_wallet(
         wallet,
         name,
         scheme,
+        ..
     } = &intent
     else {
         return Err(ApiError::internal("create route decoded another intent"));
@@ -313,7 +337,9 @@ pub(crate) fn record_wallet(
         created_at: unix_now(),
     };
     st.store.wallet_created(&w).map_err(store_err)?;
-    st.cluster.watch(wallet.clone());
+    if group.scheme().uses_nonce_pool() {
+        st.cluster.watch(wallet.clone());
+    }
     st.metrics.wallet_created();
     tracing::info!(wallet = %w.id, scheme = %w.scheme, "wallet created");
     Ok(w)
@@ -374,12 +400,7 @@ pub async fn sign(
 ) -> Result<Json<SignResponse>, ApiError> {
     let v = authenticate(&st, &r, &[Role::Trader])?;
     let intent = Intent::parse(&r.method, &r.path, &r.body, &v.request_id).map_err(intent_err)?;
-    let Intent::Sign {
-        wallet,
-        message,
-        idempotency_key,
-    } = &intent
-    else {
+    let (Some(wallet), Some(idempotency_key)) = (intent.wallet(), intent.idempotency_key()) else {
         return Err(ApiError::internal("sign route decoded another intent"));
     };
     let w = st
@@ -388,8 +409,8 @@ pub async fn sign(
         .map_err(store_err)?
         .ok_or_else(|| ApiError::not_found(format!("no wallet `{wallet}`")))?;
     let scheme: Scheme = w.scheme.parse().map_err(ApiError::internal)?;
-    Intent::check_message(scheme, message).map_err(intent_err)?;
-    let row = row_for(&v, &r, &intent, Some(idempotency_key.clone()));
+    let message = intent.message_for(scheme).map_err(intent_err)?;
+    let row = row_for(&v, &r, &intent, Some(idempotency_key.to_owned()));
     let target = match st
         .store
         .begin(&row, &v.claims.jti, v.claims.exp)
@@ -402,7 +423,6 @@ pub async fn sign(
     // client hung up meanwhile.
     let work = {
         let st = Arc::clone(&st);
-        let message = message.clone();
         tokio::spawn(async move { sign_recorded(&st, &target.request_id, &w, &message).await })
     };
     work.await
@@ -435,6 +455,9 @@ async fn sign_recorded(
     let group = GroupKey::from_bytes(&w.group_key).map_err(ApiError::internal)?;
     let key_id = KeyId::new(&w.id).map_err(ApiError::internal)?;
     let t = usize::from(group.threshold().t());
+    if group.scheme() == Scheme::EcdsaSecp256k1 {
+        return ecdsa_sign_recorded(st, &current, &key_id, &group, message, t).await;
+    }
     let result = async {
         let parties = st.cluster.register(&client_request(&current), t).await?;
         st.cluster
@@ -458,6 +481,48 @@ async fn sign_recorded(
                 request_id: current.request_id,
                 status: "signed".into(),
                 signature_hex: hex::encode(sig.to_bytes()),
+            })
+        }
+        Err(e) => Err(fail(st, &current.request_id, &e)),
+    }
+}
+
+/// [`sign_recorded`] for an ECDSA wallet: `message` is the 32-byte hash the request names
+/// (typed data or EIP-191). The answer's `v` is 27 or 28, as Ethereum tooling expects of
+/// signed messages. The signers record completion themselves when their session ends.
+async fn ecdsa_sign_recorded(
+    st: &Arc<AppState>,
+    current: &RequestRow,
+    key_id: &KeyId,
+    group: &GroupKey,
+    message: &[u8],
+    t: usize,
+) -> Result<SignResponse, ApiError> {
+    let hash: [u8; 32] = message
+        .try_into()
+        .map_err(|_| ApiError::internal("an ECDSA request names a 32-byte hash"))?;
+    let result = async {
+        let parties = st.cluster.register(&client_request(current), t).await?;
+        st.cluster
+            .ecdsa_sign(&current.request_id, key_id, group, &hash, None, &parties)
+            .await
+    }
+    .await;
+    match result {
+        Ok((mut sig, culprits)) => {
+            if let Some(v) = sig.last_mut() {
+                *v = v.saturating_add(27);
+            }
+            st.store
+                .signed(&current.request_id, &sig)
+                .map_err(store_err)?;
+            if !culprits.is_empty() {
+                tracing::warn!(request_id = %current.request_id, ?culprits, "signed after excluding signers that were blamed");
+            }
+            Ok(SignResponse {
+                request_id: current.request_id.clone(),
+                status: "signed".into(),
+                signature_hex: hex::encode(sig),
             })
         }
         Err(e) => Err(fail(st, &current.request_id, &e)),
