@@ -198,6 +198,9 @@ impl KeygenLink {
             return Err(self.remote.unexpected(&reply));
         };
         match progress {
+            WireProgress::Signed { .. } => {
+                Err(self.remote.bad("a signature during key generation"))
+            }
             WireProgress::Send { outbox } => {
                 let mut out = BTreeMap::new();
                 for m in outbox {

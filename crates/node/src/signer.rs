@@ -14,9 +14,7 @@ use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
 use tessera_crypto::{GroupKey, SecretBytes, SigningPackage};
 use tessera_net::rpc::Peer;
 use tessera_signer::peer::PeerKeys;
-use tessera_signer::{
-    EcdsaProgress, EthereumRules, Progress, Rules, Signer, SignerError, SignerNode,
-};
+use tessera_signer::{EcdsaProgress, Progress, Rules, Signer, SignerError, SignerNode};
 use tessera_types::{PartyId, Threshold};
 use tessera_vault::KdfParams;
 use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireError, WireProgress};

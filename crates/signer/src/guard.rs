@@ -223,7 +223,7 @@ impl SignerNode {
     /// restart): it was verified when it was registered, and its token may have expired since,
     /// as a request may wait. Nothing is registered twice.
     fn registered_again(
-        &self,
+        &mut self,
         token: &str,
         method: &str,
         path: &str,

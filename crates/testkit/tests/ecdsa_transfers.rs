@@ -197,7 +197,7 @@ fn register_everywhere(
     id
 }
 
-fn transfer_request(nodes: &mut [SignerNode], keys: &Keys, key: &KeyId, body: &str) -> String {
+fn transfer_request(nodes: &mut [SignerNode], keys: &Keys, body: &str) -> String {
     register_everywhere(
         nodes,
         &keys.trader,
@@ -305,7 +305,7 @@ fn a_signer_signs_only_the_transfer_the_client_asked_for() {
     let body = format!(
         r#"{{"wallet_id":"{key}","to":"{BOB}","asset":"ETH","amount":"0.25","idempotency_key":"t1"}}"#
     );
-    let request = transfer_request(&mut nodes, &keys, &key, &body);
+    let request = transfer_request(&mut nodes, &keys, &body);
 
     // What a compromised coordinator might hand the signers instead, each refused by name
     // before any round or session is used.
@@ -436,7 +436,7 @@ fn token_transfers_typed_data_and_messages() {
         assert_eq!(e.code(), code);
     }
 
-    let request = transfer_request(&mut nodes, &keys, &key, &t("12.5", "USDC"));
+    let request = transfer_request(&mut nodes, &keys, &t("12.5", "USDC"));
     let spec = TransferSpec {
         chain_id: CHAIN,
         to: tessera_eth::parse_address(BOB).unwrap(),

@@ -550,7 +550,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(i.kind(), "create_wallet");
-        assert_eq!(i.wallet().as_str(), format!("w-{}", rid()));
+        assert_eq!(i.wallet().unwrap().as_str(), format!("w-{}", rid()));
     }
 
     #[test]

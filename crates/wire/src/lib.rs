@@ -8,7 +8,10 @@
 mod api;
 mod msg;
 
-pub use api::{CreateWallet, Intent, IntentError, MAX_PAYLOAD, SignRequest, wallet_id_for};
+pub use api::{
+    AddAsset, Chain, CreateWallet, Intent, IntentError, MAX_DECIMALS, MAX_PAYLOAD, NATIVE_DECIMALS,
+    NATIVE_SYMBOL, SignRequest, TransferRequest, parse_amount, wallet_id_for,
+};
 pub use msg::{
     PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, decode_reply,
     decode_request, encode_reply, encode_request,

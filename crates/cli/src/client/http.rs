@@ -218,7 +218,9 @@ mod tests {
         let call = ApiCall::post_json(
             "/v1/wallets/w-1/sign?x=1",
             &tessera_wire::SignRequest {
-                payload_hex: "00ff".into(),
+                payload_hex: Some("00ff".into()),
+                typed_data: None,
+                message_hex: None,
                 idempotency_key: "k-1".into(),
             },
         )

@@ -134,7 +134,14 @@ pub fn run_wallet(
 ) -> Result<(), CliError> {
     match cmd {
         WalletCommand::Create { name, scheme } => {
-            let call = ApiCall::post_json("/v1/wallets", &CreateWallet { name, scheme })?;
+            let call = ApiCall::post_json(
+                "/v1/wallets",
+                &CreateWallet {
+                    name,
+                    scheme,
+                    chain: None,
+                },
+            )?;
             execute(conn, DEFAULT_ADMIN_CLIENT, &call, out, render::wallet)
         }
         WalletCommand::List => {
@@ -158,7 +165,9 @@ pub fn run_sign(conn: &Connection, args: SignArgs, out: &mut dyn Write) -> Resul
     };
     let path = format!("/v1/wallets/{}/sign", checked_id(&args.wallet)?);
     let body = SignRequest {
-        payload_hex,
+        payload_hex: Some(payload_hex),
+        typed_data: None,
+        message_hex: None,
         idempotency_key: idempotency_key.clone(),
     };
     let call = ApiCall::post_json(path, &body)?;

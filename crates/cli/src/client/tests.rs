@@ -269,7 +269,7 @@ fn sign_sends_a_token_bound_to_the_exact_request() {
     let v = got.verify("trader", &trader);
     assert_eq!(v.claims.path, "/v1/wallets/w-1/sign");
     let sent: SignRequest = serde_json::from_slice(&got.body).unwrap();
-    assert_eq!(sent.payload_hex, hex::encode("hello"));
+    assert_eq!(sent.payload_hex, Some(hex::encode("hello")));
     assert_eq!(sent.idempotency_key.len(), 32);
     assert_eq!(
         String::from_utf8(out).unwrap(),
