@@ -154,12 +154,6 @@ impl Machine {
         } = self;
         let me = session.me;
         let abort = |a| from_abort(a, me);
-        let next = |session, sid, old_public, state| Self {
-            session,
-            sid,
-            old_public,
-            state,
-        };
         match state {
             State::Fragments { old, own } => {
                 let env = envelope(&session, ProtocolKind::Refresh, 1);
@@ -187,17 +181,17 @@ impl Machine {
                     })
                 })?;
                 Ok(Step::Send(
-                    next(
+                    Self {
                         session,
                         sid,
                         old_public,
-                        State::Commitments {
+                        state: State::Commitments {
                             old,
                             correction,
                             own_proof,
                             kept,
                         },
-                    ),
+                    },
                     out,
                 ))
             }
@@ -231,18 +225,18 @@ impl Machine {
                     })
                 })?;
                 Ok(Step::Send(
-                    next(
+                    Self {
                         session,
                         sid,
                         old_public,
-                        State::Openings {
+                        state: State::Openings {
                             old,
                             correction,
                             own_proof,
                             kept,
                             round2,
                         },
-                    ),
+                    },
                     out,
                 ))
             }
@@ -298,16 +292,16 @@ impl Machine {
                 let env4 = envelope(&session, ProtocolKind::Refresh, 4);
                 let out = outbox(&session, &env4, |_| Ok(digest.to_vec()))?;
                 Ok(Step::Send(
-                    next(
+                    Self {
                         session,
                         sid,
                         old_public,
-                        State::Confirm {
+                        state: State::Confirm {
                             party: Box::new(party),
                             public,
                             digest,
                         },
-                    ),
+                    },
                     out,
                 ))
             }

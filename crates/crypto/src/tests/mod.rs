@@ -3,5 +3,6 @@
 
 mod bip340;
 mod ecdsa;
+mod ecdsa_keys;
 mod kat;
 mod net;

@@ -3,13 +3,16 @@
 //! way (to play a cheating party or a broken relay).
 //!
 //! Threshold ECDSA key generation is slow (seconds), so the 2-of-3 key that most tests use is
-//! generated once per test binary and handed out in its persisted form.
+//! generated once per test binary and handed out in its persisted form. The ECDSA checks the
+//! tests share are here too.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 use tessera_types::{PartyId, Scheme, Threshold};
 
 use crate::ecdsa::dkls::{decode, encode};
@@ -171,4 +174,45 @@ pub(super) fn key_2_of_3() -> (Vec<KeyShare>, GroupKey) {
         .map(|b| KeyShare::from_secret_bytes(b.expose()).unwrap())
         .collect();
     (shares, GroupKey::from_bytes(&key.group).unwrap())
+}
+
+/// SHA-256 of `message`: the 32-byte hash that ECDSA signs.
+pub(super) fn hash(message: &[u8]) -> [u8; 32] {
+    Sha256::digest(message).into()
+}
+
+/// `k256` 0.13's own view of a signature: it verifies with `verify_prehash`, `s` is low, and
+/// the recovery id `k256` finds by trial is the one given.
+pub(super) fn k256_accepts(
+    public_key: &[u8],
+    message_hash: &[u8; 32],
+    sig: &EcdsaSignature,
+) -> bool {
+    let Ok(vk) = k256::ecdsa::VerifyingKey::from_sec1_bytes(public_key) else {
+        return false;
+    };
+    let Ok(s) = k256::ecdsa::Signature::from_scalars(sig.r, sig.s) else {
+        return false;
+    };
+    let recovered = k256::ecdsa::RecoveryId::trial_recovery_from_prehash(&vk, message_hash, &s);
+    s.normalize_s().is_none()
+        && vk.verify_prehash(message_hash, &s).is_ok()
+        && recovered.is_ok_and(|id| id.to_byte() == sig.recovery_id)
+}
+
+/// Every signer's signature, checked equal.
+pub(super) fn one_signature(
+    results: BTreeMap<PartyId, Result<EcdsaSignature, CryptoError>>,
+) -> EcdsaSignature {
+    let sigs = all_ok(results);
+    assert!(sigs.windows(2).all(|w| w[0] == w[1]), "signers disagree");
+    sigs[0]
+}
+
+/// The error party `p` ended with.
+pub(super) fn err_at<O: std::fmt::Debug>(
+    results: &BTreeMap<PartyId, Result<O, CryptoError>>,
+    p: u16,
+) -> &CryptoError {
+    results[&party(p)].as_ref().unwrap_err()
 }
