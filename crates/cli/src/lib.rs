@@ -28,7 +28,7 @@ use clap::{Args, Parser, Subcommand};
 use tessera_types::Scheme;
 
 pub use demo::{DemoOptions, SchemeChoice};
-pub use dev::{DevClient, DevJson, DevOptions};
+pub use dev::{DevClient, DevEthereum, DevJson, DevOptions};
 pub use error::CliError;
 pub use verify::independent_verify;
 
@@ -68,6 +68,10 @@ enum Command {
     Sign(SignCmdArgs),
     /// Show requests through the API
     Request(RequestArgs),
+    /// Register and list Ethereum tokens through the API
+    Asset(AssetArgs),
+    /// Send and follow Ethereum transfers through the API
+    Transfer(TransferArgs),
     /// Generate a key by DKG across real signer stores, sign, verify, refresh, sign again
     Demo(DemoArgs),
 }
@@ -114,6 +118,22 @@ struct RequestArgs {
 }
 
 #[derive(Debug, Args)]
+struct AssetArgs {
+    #[command(flatten)]
+    conn: client::Connection,
+    #[command(subcommand)]
+    cmd: client::AssetCommand,
+}
+
+#[derive(Debug, Args)]
+struct TransferArgs {
+    #[command(flatten)]
+    conn: client::Connection,
+    #[command(subcommand)]
+    cmd: client::TransferCommand,
+}
+
+#[derive(Debug, Args)]
 struct DevArgs {
     /// Data directory: stores, credentials, logs; reused on the next start
     #[arg(long, value_name = "DIR", default_value = "./tessera-dev")]
@@ -133,6 +153,21 @@ struct DevArgs {
     /// Logs as JSON lines
     #[arg(long)]
     log_json: bool,
+    /// Send Ethereum transfers through the node at this JSON-RPC URL (http://host:port)
+    #[arg(long, value_name = "URL", conflicts_with = "with_anvil")]
+    ethereum_rpc: Option<String>,
+    /// Start a local anvil (from `scripts/install-anvil`) and send Ethereum transfers through it
+    #[arg(long)]
+    with_anvil: bool,
+    /// Blocks, counting the one that includes it, before a transfer is confirmed
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    confirmations: u64,
+    /// How often open transfers are checked, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 1000, hide = true)]
+    eth_poll_ms: u64,
+    /// Seconds a broadcast transaction may wait unmined before its fees are bumped
+    #[arg(long, value_name = "SECS", default_value_t = 60, hide = true)]
+    bump_after_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +250,12 @@ where
                 threshold: a.threshold,
                 signers: a.signers,
                 fast_kdf: a.fast_kdf,
+                ethereum: (a.ethereum_rpc.is_some() || a.with_anvil).then_some(dev::DevEthereum {
+                    rpc_url: a.ethereum_rpc,
+                    confirmations: a.confirmations,
+                    poll_interval_ms: a.eth_poll_ms,
+                    bump_after_secs: a.bump_after_secs,
+                }),
             };
             dev::run(&options, &mut out)
         }
@@ -245,6 +286,8 @@ where
         Command::Wallet(a) => client::run_wallet(&a.conn, a.cmd, &mut out),
         Command::Sign(a) => client::run_sign(&a.conn, a.args, &mut out),
         Command::Request(a) => client::run_request(&a.conn, a.cmd, &mut out),
+        Command::Asset(a) => client::run_asset(&a.conn, a.cmd, &mut out),
+        Command::Transfer(a) => client::run_transfer(&a.conn, a.cmd, &mut out),
         Command::Demo(a) => {
             let options = DemoOptions {
                 scheme: a.scheme,

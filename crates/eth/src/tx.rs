@@ -288,6 +288,51 @@ pub fn recover_sender(raw: &[u8]) -> Result<Address, EthError> {
         .map_err(|_| err("invalid_signature", "no sender recovers from the signature"))
 }
 
+/// A signed EIP-1559 transaction taken apart: what was signed and the signature, so that a
+/// verifier can recover the signer with a library of its choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedSigned {
+    /// The transaction without its signature.
+    pub unsigned: UnsignedTx,
+    /// The signature's `r`, big-endian.
+    pub r: [u8; 32],
+    /// The signature's `s`, big-endian.
+    pub s: [u8; 32],
+    /// The y parity of the signature's point (the recovery id).
+    pub y_parity: bool,
+    /// The transaction hash.
+    pub hash: B256,
+}
+
+/// Decodes a signed EIP-1559 raw transaction. Codes: `invalid_tx` (undecodable, or bytes after
+/// it), `unsupported_tx_type` (another type).
+pub fn decode_signed(raw: &[u8]) -> Result<DecodedSigned, EthError> {
+    let mut rest = raw;
+    let envelope = TxEnvelope::decode_2718(&mut rest)
+        .map_err(|e| err("invalid_tx", format!("malformed signed transaction: {e}")))?;
+    if !rest.is_empty() {
+        return Err(err(
+            "invalid_tx",
+            format!("{} bytes after the transaction", rest.len()),
+        ));
+    }
+    let hash = *envelope.tx_hash();
+    let TxEnvelope::Eip1559(signed) = envelope else {
+        return Err(err(
+            "unsupported_tx_type",
+            "only EIP-1559 (type 2) transactions are decoded",
+        ));
+    };
+    let sig = signed.signature();
+    Ok(DecodedSigned {
+        unsigned: UnsignedTx(signed.tx().clone()),
+        r: sig.r().to_be_bytes(),
+        s: sig.s().to_be_bytes(),
+        y_parity: sig.v(),
+        hash,
+    })
+}
+
 #[cfg(test)]
 #[path = "tx_tests.rs"]
 mod tests;

@@ -127,6 +127,38 @@ pub struct CoordinatorConfig {
     pub tokens: TokensSection,
     /// The API's clients.
     pub clients: Vec<ClientSection>,
+    /// The Ethereum node transfers go to; without it, transfers are refused.
+    #[serde(default)]
+    pub ethereum: Option<CoordinatorEthereumSection>,
+}
+
+/// `[ethereum]` of the coordinator: the node it builds, broadcasts and follows transactions
+/// with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorEthereumSection {
+    /// The node's JSON-RPC URL, `http://host:port`.
+    pub rpc_url: String,
+    /// Blocks, counting the one that includes a transaction, before a transfer is `confirmed`.
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// How often open transfers are checked, in milliseconds.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// How long a broadcast transaction may wait unmined before its fees are bumped, in
+    /// seconds.
+    #[serde(default = "default_bump_after")]
+    pub bump_after_secs: u64,
+}
+
+fn default_confirmations() -> u64 {
+    12
+}
+fn default_poll_ms() -> u64 {
+    2_000
+}
+fn default_bump_after() -> u64 {
+    60
 }
 
 /// Key-derivation cost for a new vault.

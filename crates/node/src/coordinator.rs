@@ -41,6 +41,11 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), NodeError> {
         let refill = tokio::spawn(Arc::clone(&self.state.cluster).refill_forever());
+        let tracker = self
+            .state
+            .ethereum
+            .clone()
+            .map(|eth| tokio::spawn(eth.track_forever(Arc::clone(&self.state))));
         // Before the first request is served: a request that arrives now must not be taken for
         // one a previous run left pending.
         crate::api::recover_pending(Arc::clone(&self.state)).await;
@@ -66,6 +71,9 @@ impl Bound {
             .map_err(|e| NodeError::new("io", format!("api server: {e}")));
         refill.abort();
         prune.abort();
+        if let Some(t) = tracker {
+            t.abort();
+        }
         tracing::info!("coordinator stopped");
         result
     }
@@ -117,10 +125,19 @@ pub async fn bind(config_path: &Path) -> Result<Bound, NodeError> {
         .wallets()
         .map_err(|e| NodeError::new("store_error", e.to_string()))?
     {
-        if let Ok(id) = KeyId::new(&w.id) {
+        // Only FROST wallets sign with pooled nonce commitments.
+        let pooled = w
+            .scheme
+            .parse::<tessera_types::Scheme>()
+            .is_ok_and(|s| s.uses_nonce_pool());
+        if let (true, Ok(id)) = (pooled, KeyId::new(&w.id)) {
             cluster.watch(id);
         }
     }
+    let ethereum = match &cfg.ethereum {
+        Some(e) => Some(Arc::new(connect_ethereum(e).await?)),
+        None => None,
+    };
     let state = Arc::new(AppState {
         store,
         cluster,
@@ -128,6 +145,7 @@ pub async fn bind(config_path: &Path) -> Result<Bound, NodeError> {
         tokens: cfg.tokens.policy(),
         metrics,
         inflight: Mutex::new(HashMap::new()),
+        ethereum,
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -140,6 +158,38 @@ pub async fn bind(config_path: &Path) -> Result<Bound, NodeError> {
         listener,
         state,
         addr,
+    })
+}
+
+/// Connects to the configured Ethereum node and reads its chain id.
+async fn connect_ethereum(
+    e: &config::CoordinatorEthereumSection,
+) -> Result<crate::transfers::Ethereum, NodeError> {
+    let rpc = tessera_eth::Rpc::new(&e.rpc_url).map_err(|err| {
+        NodeError::new("bad_config", format!("[ethereum] rpc_url: {}", err.message))
+    })?;
+    let chain_id = rpc.chain_id().await.map_err(|err| {
+        NodeError::new(
+            "ethereum_unavailable",
+            format!(
+                "cannot read the chain id of the Ethereum node at {}: {}",
+                e.rpc_url, err.message
+            ),
+        )
+    })?;
+    if e.confirmations == 0 {
+        return Err(NodeError::new(
+            "bad_config",
+            "[ethereum] confirmations must be at least 1",
+        ));
+    }
+    tracing::info!(rpc = %e.rpc_url, chain_id, confirmations = e.confirmations, "Ethereum node connected");
+    Ok(crate::transfers::Ethereum {
+        rpc,
+        chain_id,
+        confirmations: e.confirmations,
+        poll: Duration::from_millis(e.poll_interval_ms.max(50)),
+        bump_after: Duration::from_secs(e.bump_after_secs),
     })
 }
 

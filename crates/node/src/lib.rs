@@ -15,6 +15,7 @@ pub mod gateway_store;
 pub mod metrics;
 pub mod remote;
 pub mod signer;
+pub mod transfers;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -17,11 +17,16 @@ pub struct RemoteSigner {
     party: PartyId,
     name: String,
     rpc: RpcClient,
+    timeout: Duration,
 }
 
 /// Transport failures get codes of their own, so the cluster can tell a signer that is down
 /// (`unreachable`, `timeout`) from one that refused.
 pub const UNREACHABLE: &str = "signer_unreachable";
+
+/// The least time a key-generation round is given: ECDSA key generation takes seconds of CPU
+/// on a busy machine, where a signing call takes milliseconds.
+pub const KEYGEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl RemoteSigner {
     /// A signer at `address`, whose certificate names it `name`.
@@ -33,7 +38,12 @@ impl RemoteSigner {
         timeout: Duration,
     ) -> Self {
         let rpc = RpcClient::new(address, name.clone(), tls, timeout);
-        Self { party, name, rpc }
+        Self {
+            party,
+            name,
+            rpc,
+            timeout,
+        }
     }
 
     /// Its party.
@@ -48,8 +58,26 @@ impl RemoteSigner {
 
     /// Sends one message.
     pub async fn call(&self, req: &Request) -> Result<Reply, LinkError> {
+        self.call_within(req, None).await
+    }
+
+    /// [`RemoteSigner::call`] for a round of key generation: heavy work (threshold ECDSA's
+    /// DKG) that may take far longer than a signing call, given at least [`KEYGEN_TIMEOUT`].
+    pub async fn call_keygen(&self, req: &Request) -> Result<Reply, LinkError> {
+        self.call_within(req, Some(KEYGEN_TIMEOUT)).await
+    }
+
+    async fn call_within(
+        &self,
+        req: &Request,
+        at_least: Option<Duration>,
+    ) -> Result<Reply, LinkError> {
         let bytes = tessera_wire::encode_request(req);
-        let answer = self.rpc.call(bytes).await.map_err(|e| LinkError {
+        let sent = match at_least {
+            Some(limit) => self.rpc.call_within(bytes, limit.max(self.timeout)).await,
+            None => self.rpc.call(bytes).await,
+        };
+        let answer = sent.map_err(|e| LinkError {
             party: self.party,
             code: if e.code() == "timeout" {
                 "signer_timeout".to_owned()
@@ -190,7 +218,7 @@ impl KeygenLink {
     }
 
     fn call(&self, req: &Request) -> Result<Reply, LinkError> {
-        self.runtime.block_on(self.remote.call(req))
+        self.runtime.block_on(self.remote.call_keygen(req))
     }
 
     fn progress(&self, reply: Reply) -> Result<Progress, LinkError> {

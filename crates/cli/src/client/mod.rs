@@ -1,4 +1,5 @@
-//! The API client commands: `wallet create | list | show`, `sign` and `request show`.
+//! The API client commands: `wallet create | list | show`, `sign`, `request show`,
+//! `asset add | list` and `transfer send | show`.
 //!
 //! Each command is one HTTP/1.1 request to the API (plain HTTP on loopback), signed with the
 //! client's Ed25519 key: a fresh token per request, bound to exactly the method, path and body
@@ -7,6 +8,7 @@
 //! unchanged on one line; otherwise as short `key: value` lines. An API error ends the command
 //! as `api error 409 idempotency_conflict: <message>`.
 
+mod eth;
 mod http;
 mod render;
 mod target;
@@ -22,6 +24,7 @@ use tessera_types::Scheme;
 use tessera_wire::{CreateWallet, SignRequest};
 
 use crate::CliError;
+pub use eth::{AssetCommand, TransferCommand, run_asset, run_transfer};
 use http::ApiCall;
 pub use target::ApiUrl;
 use target::Target;
@@ -69,7 +72,8 @@ pub enum WalletCommand {
         /// A name for people, not an identifier
         #[arg(long)]
         name: String,
-        /// Signature scheme: frost-ed25519 or frost-secp256k1-tr
+        /// Signature scheme: frost-ed25519, frost-secp256k1-tr, or ecdsa-secp256k1 (an
+        /// Ethereum wallet)
         #[arg(long)]
         scheme: Scheme,
     },

@@ -127,12 +127,12 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-fn line(out: &mut dyn Write, key: &str, v: &Value) -> io::Result<()> {
+pub(super) fn line(out: &mut dyn Write, key: &str, v: &Value) -> io::Result<()> {
     writeln!(out, "{key}: {}", text(v, key))
 }
 
 /// `line`, only when the field is present and not null.
-fn optional_line(out: &mut dyn Write, key: &str, v: &Value) -> io::Result<()> {
+pub(super) fn optional_line(out: &mut dyn Write, key: &str, v: &Value) -> io::Result<()> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(()),
         Some(_) => line(out, key, v),
@@ -145,6 +145,8 @@ pub(super) fn wallet(v: &Value, out: &mut dyn Write) -> io::Result<()> {
     for key in ["id", "name", "scheme", "public_key"] {
         line(out, key, v)?;
     }
+    optional_line(out, "chain", v)?;
+    optional_line(out, "address", v)?;
     let threshold = text(v, "threshold");
     match v.get("signers") {
         Some(Value::Array(ids)) => {

@@ -33,6 +33,12 @@ pub struct DevJson {
     pub api_url: String,
     /// The clients.
     pub clients: Vec<DevClient>,
+    /// The Ethereum node's JSON-RPC URL, when the cluster has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethereum_rpc: Option<String>,
+    /// Its chain id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<u64>,
 }
 
 /// One client in `dev.json`.
@@ -125,7 +131,10 @@ fn free_port() -> Result<u16, CliError> {
 }
 
 /// Creates what is missing under the data directory and (re)writes the configurations.
-pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
+pub(super) fn prepare(
+    opts: &DevOptions,
+    ethereum: Option<&super::EthereumLink>,
+) -> Result<Layout, CliError> {
     private_dir(&opts.data_dir)?;
     let dir = fs::canonicalize(&opts.data_dir).map_err(|e| io(&opts.data_dir, e))?;
     let existing = (1u16..=64)
@@ -238,6 +247,10 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
             key = q(&pki.join(format!("signer-{n}.key"))),
             t = opts.threshold,
         );
+        let text = match ethereum {
+            Some(e) => format!("{text}\n[ethereum]\nchain_id = {}\n", e.chain_id),
+            None => text,
+        };
         fs::write(&config, text).map_err(|e| io(&config, e))?;
         let _ = write!(
             signer_toml,
@@ -264,6 +277,17 @@ pub(super) fn prepare(opts: &DevOptions) -> Result<Layout, CliError> {
         cert = q(&pki.join("coordinator.pem")),
         key = q(&pki.join("coordinator.key")),
     );
+    let text = match ethereum {
+        Some(e) => format!(
+            "{text}\n[ethereum]\nrpc_url = {url}\nconfirmations = {c}\npoll_interval_ms = {p}\n\
+             bump_after_secs = {b}\n",
+            url = toml::Value::String(e.rpc_url.clone()),
+            c = e.settings.confirmations,
+            p = e.settings.poll_interval_ms,
+            b = e.settings.bump_after_secs,
+        ),
+        None => text,
+    };
     fs::write(&coordinator_config, text).map_err(|e| io(&coordinator_config, e))?;
     Ok(Layout {
         dir,
@@ -281,10 +305,16 @@ fn previous_listen(config: &Path) -> Option<SocketAddr> {
 }
 
 /// Writes `DIR/dev.json` (atomically: temporary file, then rename).
-pub(super) fn write_dev_json(layout: &Layout, api_url: &str) -> Result<(), CliError> {
+pub(super) fn write_dev_json(
+    layout: &Layout,
+    api_url: &str,
+    ethereum: Option<&super::EthereumLink>,
+) -> Result<(), CliError> {
     let json = DevJson {
         api_url: api_url.to_owned(),
         clients: layout.clients.clone(),
+        ethereum_rpc: ethereum.map(|e| e.rpc_url.clone()),
+        chain_id: ethereum.map(|e| e.chain_id),
     };
     let path = layout.dir.join("dev.json");
     let tmp = layout.dir.join("dev.json.tmp");

@@ -33,6 +33,29 @@ pub struct DevOptions {
     pub signers: u16,
     /// Minimal key-derivation cost for new vaults (tests).
     pub fast_kdf: bool,
+    /// The Ethereum node, if any.
+    pub ethereum: Option<DevEthereum>,
+}
+
+/// Which Ethereum node `tessera dev` uses and how it follows transactions.
+#[derive(Debug, Clone)]
+pub struct DevEthereum {
+    /// `Some(url)`: that node; `None`: start an anvil on a free loopback port.
+    pub rpc_url: Option<String>,
+    /// Blocks, counting the including one, before a transfer is confirmed.
+    pub confirmations: u64,
+    /// How often open transfers are checked, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How long a transaction may wait unmined before its fees are bumped, in seconds.
+    pub bump_after_secs: u64,
+}
+
+/// The node as the configurations name it.
+#[derive(Debug, Clone)]
+pub(crate) struct EthereumLink {
+    pub rpc_url: String,
+    pub chain_id: u64,
+    pub settings: DevEthereum,
 }
 
 struct SignerChild {
@@ -51,7 +74,15 @@ pub fn run(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliError> {
 
 async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliError> {
     let shutdown = tessera_node::shutdown_signal();
-    let layout = layout::prepare(opts)?;
+    // An anvil started here lives as long as this function: dropping it stops it.
+    let (anvil, ethereum) = match &opts.ethereum {
+        Some(e) => {
+            let (anvil, link) = connect_ethereum(e).await?;
+            (anvil, Some(link))
+        }
+        None => (None, None),
+    };
+    let layout = layout::prepare(opts, ethereum.as_ref())?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::new(format!("cannot find the tessera executable: {e}")))?;
     let mut children = Vec::with_capacity(layout.signers.len());
@@ -65,7 +96,7 @@ async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliErro
         .await
         .map_err(|e| CliError::new(format!("coordinator: {e}")))?;
     let api_url = format!("http://{}", bound.addr());
-    layout::write_dev_json(&layout, &api_url)?;
+    layout::write_dev_json(&layout, &api_url, ethereum.as_ref())?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(bound.serve(async move {
         let _ = stop_rx.await;
@@ -76,6 +107,18 @@ async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliErro
     } else {
         format!(" --dev-dir {}", layout.dir.display())
     };
+    if let Some(e) = &ethereum {
+        let started = if anvil.is_some() {
+            " (an anvil started for this run: its chain starts empty each time)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "ethereum: node {} chain id {}{started}, transfers confirmed after {} block(s)",
+            e.rpc_url, e.chain_id, e.settings.confirmations
+        )?;
+    }
     writeln!(
         out,
         "tessera dev: {} of {} signers ready, API at {api_url}\n\
@@ -120,8 +163,41 @@ async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliErro
     for c in &mut children {
         stop_child(c).await;
     }
+    drop(anvil);
     writeln!(out, "tessera dev: stopped")?;
     Ok(())
+}
+
+/// Starts an anvil if asked, and reads the node's chain id, which every signer is configured
+/// with.
+async fn connect_ethereum(
+    e: &DevEthereum,
+) -> Result<(Option<tessera_eth::anvil::Anvil>, EthereumLink), CliError> {
+    let (anvil, url) = match &e.rpc_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let a = tessera_eth::anvil::Anvil::start()
+                .map_err(|err| CliError::new(format!("--with-anvil: {}", err.message)))?;
+            let url = a.url();
+            (Some(a), url)
+        }
+    };
+    let rpc = tessera_eth::Rpc::new(&url)
+        .map_err(|err| CliError::new(format!("--ethereum-rpc: {}", err.message)))?;
+    let chain_id = rpc.chain_id().await.map_err(|err| {
+        CliError::new(format!(
+            "cannot read the chain id of the Ethereum node at {url}: {}",
+            err.message
+        ))
+    })?;
+    Ok((
+        anvil,
+        EthereumLink {
+            rpc_url: url,
+            chain_id,
+            settings: e.clone(),
+        },
+    ))
 }
 
 fn spawn(

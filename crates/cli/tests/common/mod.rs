@@ -322,10 +322,15 @@ impl Manual {
     /// Writes a cluster of `n` signers with threshold `t` under `dir` (by running `tessera dev`
     /// once) and starts nothing.
     pub fn prepare(dir: &Path, t: u16, n: u16) -> Manual {
-        let dev = Dev::start(
-            dir,
-            &["--threshold", &t.to_string(), "--signers", &n.to_string()],
-        );
+        Manual::prepare_with(dir, t, n, &[])
+    }
+
+    /// [`Manual::prepare`] with more `tessera dev` flags.
+    pub fn prepare_with(dir: &Path, t: u16, n: u16, extra: &[&str]) -> Manual {
+        let (t_text, n_text) = (t.to_string(), n.to_string());
+        let mut args = vec!["--threshold", t_text.as_str(), "--signers", n_text.as_str()];
+        args.extend_from_slice(extra);
+        let dev = Dev::start(dir, &args);
         let dev_json = dev.dev_json.clone();
         assert!(dev.stop().success());
         Manual {

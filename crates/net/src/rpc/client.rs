@@ -87,7 +87,12 @@ impl RpcClient {
     /// A request is sent again on a new connection only when it provably never left this
     /// process (its connection was found closed), so a peer never sees one call twice.
     pub async fn call(&self, body: Vec<u8>) -> Result<Vec<u8>, NetError> {
-        let limit = self.inner.timeout;
+        self.call_within(body, self.inner.timeout).await
+    }
+
+    /// [`RpcClient::call`] with another limit than the client's, for calls known to take
+    /// long (a key-generation round).
+    pub async fn call_within(&self, body: Vec<u8>, limit: Duration) -> Result<Vec<u8>, NetError> {
         match tokio::time::timeout(limit, self.call_unbounded(body)).await {
             Ok(result) => result,
             Err(_) => Err(NetError::new(

@@ -121,7 +121,7 @@ fn wallet_view(w: &WalletRow) -> WalletView {
     }
 }
 
-fn store_err(e: GatewayError) -> ApiError {
+pub(super) fn store_err(e: GatewayError) -> ApiError {
     match e {
         GatewayError::Replay(_) => {
             ApiError::unauthorized("token_replayed", "this token was used before")
@@ -131,11 +131,12 @@ fn store_err(e: GatewayError) -> ApiError {
             "idempotency_conflict",
             format!("idempotency key `{k}` was used with another request body"),
         ),
+        GatewayError::AssetExists(m) => ApiError::new(StatusCode::CONFLICT, "asset_exists", m),
         other => ApiError::internal(other),
     }
 }
 
-fn intent_err(e: IntentError) -> ApiError {
+pub(super) fn intent_err(e: IntentError) -> ApiError {
     ApiError::bad_request(e.code, e.message)
 }
 
@@ -167,7 +168,7 @@ const CLIENT_FAULTS: [&str; 22] = [
     "unsupported_chain",
 ];
 
-fn cluster_err(e: &ClusterError) -> ApiError {
+pub(super) fn cluster_err(e: &ClusterError) -> ApiError {
     match e {
         ClusterError::Refused { code, message } if CLIENT_FAULTS.contains(&code.as_str()) => {
             let status = match code.as_str() {
@@ -211,7 +212,12 @@ fn fail(st: &AppState, request_id: &str, e: &ClusterError) -> ApiError {
     answer
 }
 
-fn row_for(v: &Verified, r: &Received, intent: &Intent, idempotency: Option<String>) -> RequestRow {
+pub(super) fn row_for(
+    v: &Verified,
+    r: &Received,
+    intent: &Intent,
+    idempotency: Option<String>,
+) -> RequestRow {
     RequestRow {
         request_id: v.request_id.to_string(),
         client: v.client.id.to_string(),
@@ -377,7 +383,7 @@ pub async fn get_wallet(
     Ok(Json(wallet_view(&w)))
 }
 
-fn read_access(st: &AppState, r: &Received) -> Result<Verified, ApiError> {
+pub(super) fn read_access(st: &AppState, r: &Received) -> Result<Verified, ApiError> {
     let v = authenticate(st, r, &[Role::Trader, Role::Approver, Role::Admin])?;
     st.store
         .use_token(v.client.id.as_str(), &v.claims.jti, v.claims.exp)

@@ -8,6 +8,7 @@
 mod error;
 mod handlers;
 pub mod openapi;
+mod transfers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,10 +42,12 @@ pub struct AppState {
     /// One lock per request id being worked on, so that a retried request never runs twice
     /// at once.
     pub inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The Ethereum node, when one is configured.
+    pub ethereum: Option<Arc<crate::transfers::Ethereum>>,
 }
 
 impl AppState {
-    fn request_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn request_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         match self.inflight.lock() {
             Ok(mut m) => {
                 m.retain(|_, l| Arc::strong_count(l) > 1);
@@ -68,6 +71,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/wallets/{id}", get(handlers::get_wallet))
         .route("/v1/wallets/{id}/sign", post(handlers::sign))
         .route("/v1/requests/{id}", get(handlers::get_request))
+        .route(
+            "/v1/assets",
+            post(transfers::add_asset).get(transfers::list_assets),
+        )
+        .route("/v1/transfers", post(transfers::create_transfer))
+        .route("/v1/transfers/{id}", get(transfers::get_transfer))
         .fallback(handlers::not_found)
         .with_state(state)
 }

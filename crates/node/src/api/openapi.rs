@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::handlers;
+use super::{handlers, transfers};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -24,6 +24,10 @@ use super::handlers;
         handlers::get_wallet,
         handlers::sign,
         handlers::get_request,
+        transfers::add_asset,
+        transfers::list_assets,
+        transfers::create_transfer,
+        transfers::get_transfer,
     ),
     components(schemas(
         handlers::WalletView,
@@ -36,6 +40,11 @@ use super::handlers;
         super::error::ErrorDetail,
         tessera_wire::CreateWallet,
         tessera_wire::SignRequest,
+        transfers::AssetView,
+        transfers::AssetList,
+        transfers::TransferView,
+        tessera_wire::AddAsset,
+        tessera_wire::TransferRequest,
     )),
     modifiers(&ClientJwt)
 )]

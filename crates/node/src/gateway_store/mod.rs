@@ -13,6 +13,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::unix_now;
 
+mod eth;
+
+pub use eth::{AssetAdded, AssetRow, OPEN, TransferRow, TxVersion};
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS wallets (
     id          TEXT PRIMARY KEY,
@@ -65,6 +69,12 @@ pub enum GatewayError {
     /// The file cannot be created or opened.
     #[error("cannot open the coordinator store {0}")]
     Open(String),
+    /// The symbol or contract is registered as another asset.
+    #[error("{0}")]
+    AssetExists(String),
+    /// A record is not what the store expects.
+    #[error("coordinator store: {0}")]
+    Corrupt(String),
     /// SQLite.
     #[error("coordinator store: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -164,6 +174,7 @@ impl GatewayStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(eth::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -181,6 +192,28 @@ impl GatewayStore {
     /// is refused; an idempotency key used before returns that request if the body is the same
     /// and is refused if it is not.
     pub fn begin(&self, row: &RequestRow, jti: &str, exp: i64) -> Result<Begin, GatewayError> {
+        self.begin_with(row, jti, exp, None)
+    }
+
+    /// [`GatewayStore::begin`] for a transfer: a new request is recorded with its transfer, in
+    /// one transaction.
+    pub fn begin_transfer(
+        &self,
+        row: &RequestRow,
+        jti: &str,
+        exp: i64,
+        transfer: &TransferRow,
+    ) -> Result<Begin, GatewayError> {
+        self.begin_with(row, jti, exp, Some(transfer))
+    }
+
+    fn begin_with(
+        &self,
+        row: &RequestRow,
+        jti: &str,
+        exp: i64,
+        transfer: Option<&TransferRow>,
+    ) -> Result<Begin, GatewayError> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let used = tx.execute(
@@ -224,6 +257,9 @@ impl GatewayStore {
                     unix_now(),
                 ],
             )?;
+            if let Some(t) = transfer {
+                Self::insert_transfer(&tx, t)?;
+            }
             tx.commit()?;
             Ok(Begin::New)
         })
@@ -257,6 +293,17 @@ impl GatewayStore {
                      error_message = NULL, updated_at = ?3
                  WHERE request_id = ?1",
                 params![request_id, signature, unix_now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Marks a request that changed something by itself (an asset registration) done.
+    pub fn done(&self, request_id: &str) -> Result<(), GatewayError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE requests SET status = 'created', updated_at = ?2 WHERE request_id = ?1",
+                params![request_id, unix_now()],
             )?;
             Ok(())
         })
