@@ -127,6 +127,18 @@ pub struct CoordinatorConfig {
     pub tokens: TokensSection,
     /// The API's clients.
     pub clients: Vec<ClientSection>,
+    /// The Ethereum chain of the JSON-RPC endpoint's transactions that name none.
+    #[serde(default)]
+    pub ethereum: Option<CoordinatorEthereumSection>,
+}
+
+/// The coordinator's Ethereum settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorEthereumSection {
+    /// The chain id given to an `eth_signTransaction` without `chainId`: the signers'
+    /// `[ethereum] chain_id` (they refuse any other).
+    pub chain_id: u64,
 }
 
 /// Key-derivation cost for a new vault.
@@ -317,6 +329,9 @@ impl Resolve for CoordinatorConfig {
             return Err(
                 "`signer_timeout_ms` must be positive and `commitment_pool` 1 to 10000".into(),
             );
+        }
+        if self.ethereum.as_ref().is_some_and(|e| e.chain_id == 0) {
+            return Err("`ethereum.chain_id` must not be 0".into());
         }
         Ok(())
     }

@@ -128,6 +128,7 @@ pub async fn bind(config_path: &Path) -> Result<Bound, NodeError> {
         tokens: cfg.tokens.policy(),
         metrics,
         inflight: Mutex::new(HashMap::new()),
+        chain_id: cfg.ethereum.as_ref().map(|e| e.chain_id),
     });
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

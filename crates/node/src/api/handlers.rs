@@ -121,7 +121,7 @@ fn wallet_view(w: &WalletRow) -> WalletView {
     }
 }
 
-fn store_err(e: GatewayError) -> ApiError {
+pub(super) fn store_err(e: GatewayError) -> ApiError {
     match e {
         GatewayError::Replay(_) => {
             ApiError::unauthorized("token_replayed", "this token was used before")
@@ -135,7 +135,7 @@ fn store_err(e: GatewayError) -> ApiError {
     }
 }
 
-fn intent_err(e: IntentError) -> ApiError {
+pub(super) fn intent_err(e: IntentError) -> ApiError {
     ApiError::bad_request(e.code, e.message)
 }
 
@@ -203,7 +203,7 @@ fn cluster_err(e: &ClusterError) -> ApiError {
 }
 
 /// Records a failed request with what its client is told, and returns that answer.
-fn fail(st: &AppState, request_id: &str, e: &ClusterError) -> ApiError {
+pub(super) fn fail(st: &AppState, request_id: &str, e: &ClusterError) -> ApiError {
     let answer = cluster_err(e);
     if let Err(store) = st.store.failed(request_id, &answer.code, &answer.message) {
         tracing::error!(request_id, error = %store, "cannot record a failed request");
@@ -211,7 +211,12 @@ fn fail(st: &AppState, request_id: &str, e: &ClusterError) -> ApiError {
     answer
 }
 
-fn row_for(v: &Verified, r: &Received, intent: &Intent, idempotency: Option<String>) -> RequestRow {
+pub(super) fn row_for(
+    v: &Verified,
+    r: &Received,
+    intent: &Intent,
+    idempotency: Option<String>,
+) -> RequestRow {
     RequestRow {
         request_id: v.request_id.to_string(),
         client: v.client.id.to_string(),
@@ -232,7 +237,7 @@ fn row_for(v: &Verified, r: &Received, intent: &Intent, idempotency: Option<Stri
     }
 }
 
-fn client_request(row: &RequestRow) -> ClientRequest {
+pub(super) fn client_request(row: &RequestRow) -> ClientRequest {
     ClientRequest {
         token: row.token.clone(),
         method: row.method.clone(),
@@ -490,7 +495,7 @@ async fn sign_recorded(
 /// [`sign_recorded`] for an ECDSA wallet: `message` is the 32-byte hash the request names
 /// (typed data or EIP-191). The answer's `v` is 27 or 28, as Ethereum tooling expects of
 /// signed messages. The signers record completion themselves when their session ends.
-async fn ecdsa_sign_recorded(
+pub(super) async fn ecdsa_sign_recorded(
     st: &Arc<AppState>,
     current: &RequestRow,
     key_id: &KeyId,

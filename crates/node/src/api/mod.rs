@@ -8,6 +8,7 @@
 mod error;
 mod handlers;
 pub mod openapi;
+mod rpc;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,8 @@ pub struct AppState {
     /// One lock per request id being worked on, so that a retried request never runs twice
     /// at once.
     pub inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The Ethereum chain id of JSON-RPC transactions that name none (`[ethereum] chain_id`).
+    pub chain_id: Option<u64>,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/wallets/{id}", get(handlers::get_wallet))
         .route("/v1/wallets/{id}/sign", post(handlers::sign))
+        .route("/v1/wallets/{id}/rpc", post(rpc::rpc))
         .route("/v1/requests/{id}", get(handlers::get_request))
         .fallback(handlers::not_found)
         .with_state(state)
