@@ -25,7 +25,7 @@ pub use amount::{format_amount, parse_amount};
 pub use error::EthError;
 pub use message::{TypedDataSummary, personal_message_hash, typed_data_hash, typed_data_summary};
 pub use rpc::{DEFAULT_TIMEOUT, FALLBACK_PRIORITY_FEE, Receipt, Rpc};
-pub use rpc_tx::rpc_json_sender;
+pub use rpc_tx::{RpcTx, rpc_json_sender};
 pub use tx::{
     AssetKind, DecodedSigned, SignedTx, TransferSpec, TxFees, UnsignedTx, decode_signed,
     recover_sender,

@@ -453,7 +453,7 @@ fn from_rpc_json_refusals() {
             code(&|v| {
                 v.as_object_mut().unwrap().remove(field);
             }),
-            "invalid_tx_json",
+            "missing_field",
             "{field}"
         );
     }
@@ -506,4 +506,39 @@ fn from_rpc_json_refusals() {
         UnsignedTx::from_rpc_json(&json!([])).unwrap_err().code,
         "invalid_tx_json"
     );
+}
+
+#[test]
+fn an_rpc_tx_without_chain_id_takes_the_signers_and_every_field_is_checked() {
+    let mut v = rpc_tx();
+    v.as_object_mut().unwrap().remove("chainId");
+    let req = crate::RpcTx::from_json(&v).unwrap();
+    assert_eq!(req.chain_id, None);
+    let tx = req.to_unsigned(1);
+    assert_eq!(tx, UnsignedTx::transfer(&native(1), 0, &fees()));
+    assert_eq!(req.check(&tx, 1), Ok(()));
+    assert_eq!(req.check(&tx, 5).unwrap_err().code, "wrong_chain");
+    let named = crate::RpcTx::from_json(&rpc_tx()).unwrap();
+    assert_eq!(
+        named.check(&named.to_unsigned(5), 5).unwrap_err().code,
+        "wrong_chain"
+    );
+    let other = |edit: &dyn Fn(&mut crate::RpcTx)| {
+        let mut r = req.clone();
+        edit(&mut r);
+        req.check(&r.to_unsigned(1), 1).unwrap_err().code
+    };
+    assert_eq!(other(&|r| r.to = None), "wrong_recipient");
+    assert_eq!(other(&|r| r.value = U256::from(2)), "wrong_amount");
+    assert_eq!(other(&|r| r.input = vec![1].into()), "wrong_data");
+    assert_eq!(other(&|r| r.nonce = 1), "wrong_nonce");
+    assert_eq!(other(&|r| r.fees.gas_limit = 1), "wrong_fees");
+    assert_eq!(
+        other(&|r| r.fees.max_priority_fee_per_gas = 1),
+        "wrong_fees"
+    );
+    let mut with_list = tx.as_alloy().clone();
+    with_list.access_list = alloy_eips::eip2930::AccessList(vec![Default::default()]);
+    let with_list = UnsignedTx(with_list);
+    assert_eq!(req.check(&with_list, 1).unwrap_err().code, "wrong_tx");
 }

@@ -828,6 +828,11 @@ fn refused_request(code: &str) -> bool {
             | "too_many_fee_bumps"
             | "invalid_tx"
             | "unsupported_tx_type"
+            | "wrong_data"
+            | "wrong_fees"
+            | "wrong_tx"
+            | "wrong_account"
+            | "tx_already_bound"
     )
 }
 

@@ -350,6 +350,9 @@ impl Resolve for CoordinatorConfig {
                 "`signer_timeout_ms` must be positive and `commitment_pool` 1 to 10000".into(),
             );
         }
+        if self.ethereum.as_ref().is_some_and(|e| e.confirmations == 0) {
+            return Err("`ethereum.confirmations` must be at least 1".into());
+        }
         Ok(())
     }
 

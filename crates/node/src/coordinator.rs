@@ -177,12 +177,6 @@ async fn connect_ethereum(
             ),
         )
     })?;
-    if e.confirmations == 0 {
-        return Err(NodeError::new(
-            "bad_config",
-            "[ethereum] confirmations must be at least 1",
-        ));
-    }
     tracing::info!(rpc = %e.rpc_url, chain_id, confirmations = e.confirmations, "Ethereum node connected");
     Ok(crate::transfers::Ethereum {
         rpc,

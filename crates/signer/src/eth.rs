@@ -1,8 +1,10 @@
 //! What a signer checks before it signs an Ethereum transaction: that the coordinator's
 //! unsigned transaction is exactly the transfer a client asked for, on this signer's chain, at
-//! the one nonce bound to the request, with fees under this signer's cap.
+//! the one nonce bound to the request, with fees under this signer's cap; or, for a JSON-RPC
+//! `eth_signTransaction`, exactly the transaction the client spelled out, from this wallet.
 
-use tessera_eth::{AssetKind, TransferSpec, U256, UnsignedTx};
+use tessera_crypto::GroupKey;
+use tessera_eth::{Address, AssetKind, RpcTx, TransferSpec, U256, UnsignedTx};
 use tessera_store::{EthTxRecord, RequestRecord, Store};
 use tessera_types::KeyId;
 use tessera_wire::{Chain, Intent, NATIVE_DECIMALS, NATIVE_SYMBOL};
@@ -78,11 +80,127 @@ pub(crate) fn requested_transfer(
     })
 }
 
+/// The Ethereum address of a wallet, computed from this signer's own record of its key.
+pub(crate) fn key_address(group: &GroupKey) -> Result<Address, SignerError> {
+    tessera_eth::address_of(&group.public_key()).map_err(|e| refuse(e.code, e.message))
+}
+
+/// The account a client named must be the wallet's own address (`wrong_account`).
+pub(crate) fn check_account(key: &Address, named: &Address) -> Result<(), SignerError> {
+    if key == named {
+        return Ok(());
+    }
+    Err(refuse(
+        "wrong_account",
+        format!(
+            "the request names account {}, the wallet's address is {}",
+            tessera_eth::checksummed(named),
+            tessera_eth::checksummed(key)
+        ),
+    ))
+}
+
+/// Checks `unsigned` for transaction request `req` (a transfer, or an `eth_signTransaction`
+/// whose wallet has address `key`) and binds it; returns the bound record and how many versions
+/// of its transaction the request may sign.
+pub(crate) fn check_and_bind_any(
+    store: &mut Store,
+    rules: &EthereumRules,
+    req: &RequestRecord,
+    key_id: &KeyId,
+    key: &Address,
+    intent: &Intent,
+    unsigned: &[u8],
+) -> Result<(EthTxRecord, usize), SignerError> {
+    match intent {
+        Intent::SignTransaction { from, tx, .. } => {
+            check_account(key, from)?;
+            let bound = check_and_bind_rpc(store, rules, req, key_id, tx, unsigned)?;
+            Ok((bound, 1))
+        }
+        _ => Ok((
+            check_and_bind(store, rules, req, key_id, intent, unsigned)?,
+            MAX_TX_VERSIONS,
+        )),
+    }
+}
+
+/// Checks `unsigned` against the transaction `asked` of an `eth_signTransaction` request and
+/// binds it: every field must be the client's, the chain id this signer's, the fees under the
+/// cap. The client fixed every field, so a request has one transaction only
+/// (`tx_already_bound` for any other). The same transaction asked for again by another request
+/// of the wallet (a client retrying with a new token) is what both asked for: it stays bound
+/// to the first.
+fn check_and_bind_rpc(
+    store: &mut Store,
+    rules: &EthereumRules,
+    req: &RequestRecord,
+    key_id: &KeyId,
+    asked: &RpcTx,
+    unsigned: &[u8],
+) -> Result<EthTxRecord, SignerError> {
+    let tx = UnsignedTx::from_bytes(unsigned).map_err(|e| refuse(e.code, e.message))?;
+    asked
+        .check(&tx, rules.chain_id)
+        .map_err(|e| refuse(e.code, e.message))?;
+    check_fee_cap(rules, &tx)?;
+    let hash = tx.signing_hash().0;
+    if let Some(same) = store.eth_tx(&hash)?.filter(|b| b.key_id == *key_id) {
+        return Ok(same);
+    }
+    if !store.eth_txs(&req.request_id)?.is_empty() {
+        return Err(refuse(
+            "tx_already_bound",
+            format!(
+                "request `{}` is bound to another transaction",
+                req.request_id
+            ),
+        ));
+    }
+    bind(store, req, key_id, &tx, unsigned)
+}
+
+fn check_fee_cap(rules: &EthereumRules, tx: &UnsignedTx) -> Result<(), SignerError> {
+    let fees = tx.fees();
+    let max_cost = u128::from(fees.gas_limit).checked_mul(fees.max_fee_per_gas);
+    if max_cost.is_none_or(|c| c > rules.max_tx_fee_wei) {
+        return Err(refuse(
+            "fee_too_high",
+            format!(
+                "the transaction may spend up to {} wei on gas; this signer's cap is {} wei",
+                max_cost.map_or_else(|| "more than 2^128".to_owned(), |c| c.to_string()),
+                rules.max_tx_fee_wei
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn bind(
+    store: &mut Store,
+    req: &RequestRecord,
+    key_id: &KeyId,
+    tx: &UnsignedTx,
+    unsigned: &[u8],
+) -> Result<EthTxRecord, SignerError> {
+    let fees = tx.fees();
+    Ok(store.bind_eth_tx(&EthTxRecord {
+        signing_hash: tx.signing_hash().0,
+        request_id: req.request_id.clone(),
+        key_id: key_id.clone(),
+        nonce: tx.nonce(),
+        max_fee: fees.max_fee_per_gas,
+        priority_fee: fees.max_priority_fee_per_gas,
+        unsigned_tx: unsigned.to_vec(),
+        signature: None,
+    })?)
+}
+
 /// Checks `unsigned` against transfer request `req` and binds it to the request: the decoded
 /// recipient, asset, amount and chain id must be the request's, the nonce the one bound to the
 /// request by its first transaction, the fees under the cap, and a new version of the
 /// transaction must raise both fees by 10% over the last one. Returns the bound record.
-pub(crate) fn check_and_bind(
+fn check_and_bind(
     store: &mut Store,
     rules: &EthereumRules,
     req: &RequestRecord,
@@ -96,18 +214,8 @@ pub(crate) fn check_and_bind(
     let nonce = bound.first().map_or(tx.nonce(), |b| b.nonce);
     tx.check_transfer(&expected, nonce)
         .map_err(|e| refuse(e.code, e.message))?;
+    check_fee_cap(rules, &tx)?;
     let fees = tx.fees();
-    let max_cost = u128::from(fees.gas_limit).checked_mul(fees.max_fee_per_gas);
-    if max_cost.is_none_or(|c| c > rules.max_tx_fee_wei) {
-        return Err(refuse(
-            "fee_too_high",
-            format!(
-                "the transaction may spend up to {} wei on gas; this signer's cap is {} wei",
-                max_cost.map_or_else(|| "more than 2^128".to_owned(), |c| c.to_string()),
-                rules.max_tx_fee_wei
-            ),
-        ));
-    }
     let hash = tx.signing_hash().0;
     if let Some(same) = bound.iter().find(|b| b.signing_hash == hash) {
         return Ok(same.clone());
@@ -138,14 +246,5 @@ pub(crate) fn check_and_bind(
             ));
         }
     }
-    Ok(store.bind_eth_tx(&EthTxRecord {
-        signing_hash: hash,
-        request_id: req.request_id.clone(),
-        key_id: key_id.clone(),
-        nonce: tx.nonce(),
-        max_fee: fees.max_fee_per_gas,
-        priority_fee: fees.max_priority_fee_per_gas,
-        unsigned_tx: unsigned.to_vec(),
-        signature: None,
-    })?)
+    bind(store, req, key_id, &tx, unsigned)
 }

@@ -17,7 +17,7 @@ use tessera_store::{AssetRecord, Registration, RequestKind, RequestRecord, Round
 use tessera_types::{KeyId, PartyId, Scheme, Threshold};
 use tessera_wire::{Chain, Intent};
 
-use crate::eth::{EthereumRules, MAX_TX_VERSIONS};
+use crate::eth::EthereumRules;
 use crate::peer::PeerKeys;
 use crate::{EcdsaProgress, Progress, Signer, SignerError};
 
@@ -129,24 +129,34 @@ impl SignerNode {
                     .key(wallet)?
                     .ok_or_else(|| SignerError::NoSuchKey(wallet.clone()))?;
                 let message = intent.message_for(rec.scheme)?;
+                if let Some(account) = intent.account() {
+                    let key = crate::eth::key_address(&self.signer.group_key(wallet)?)?;
+                    crate::eth::check_account(&key, account)?;
+                }
                 (RequestKind::Sign, Role::Trader, None, Some(message))
             }
             Intent::Transfer { wallet, .. } => {
-                let rec = self
-                    .signer
-                    .store()
-                    .key(wallet)?
-                    .ok_or_else(|| SignerError::NoSuchKey(wallet.clone()))?;
-                if rec.scheme != Scheme::EcdsaSecp256k1 {
-                    return Err(SignerError::Unsupported(format!(
-                        "`{wallet}` is a {} wallet; transfers leave `{}` wallets",
-                        rec.scheme,
-                        Scheme::EcdsaSecp256k1
-                    )));
-                }
+                self.ethereum_wallet(wallet)?;
                 // Refused now rather than at signing: an unknown asset or an amount finer than
                 // the asset's decimals.
                 crate::eth::requested_transfer(self.signer.store(), &self.ethereum()?, &intent)?;
+                (RequestKind::Transfer, Role::Trader, None, None)
+            }
+            Intent::SignTransaction { wallet, from, tx } => {
+                // A transaction request like a transfer: what it signs is bound in `eth_txs`.
+                self.ethereum_wallet(wallet)?;
+                let rules = self.ethereum()?;
+                if let Some(asked) = tx.chain_id.filter(|c| *c != rules.chain_id) {
+                    return Err(SignerError::Transaction {
+                        code: "unsupported_chain",
+                        message: format!(
+                            "this signer signs for chain {}, not {asked}",
+                            rules.chain_id
+                        ),
+                    });
+                }
+                let key = crate::eth::key_address(&self.signer.group_key(wallet)?)?;
+                crate::eth::check_account(&key, from)?;
                 (RequestKind::Transfer, Role::Trader, None, None)
             }
             Intent::AddAsset { .. } => (RequestKind::AddAsset, Role::Admin, None, None),
@@ -205,6 +215,23 @@ impl SignerNode {
                 },
                 request_id,
             )?;
+        }
+        Ok(())
+    }
+
+    /// `wallet` is held here and is an `ecdsa-secp256k1` wallet: one that signs transactions.
+    fn ethereum_wallet(&self, wallet: &KeyId) -> Result<(), SignerError> {
+        let rec = self
+            .signer
+            .store()
+            .key(wallet)?
+            .ok_or_else(|| SignerError::NoSuchKey(wallet.clone()))?;
+        if rec.scheme != Scheme::EcdsaSecp256k1 {
+            return Err(SignerError::Unsupported(format!(
+                "`{wallet}` is a {} wallet; transactions leave `{}` wallets",
+                rec.scheme,
+                Scheme::EcdsaSecp256k1
+            )));
         }
         Ok(())
     }
@@ -410,7 +437,9 @@ impl SignerNode {
     /// the round-1 messages, sealed for each other signer. For a signing request the hash is
     /// the one this signer registered from the client's bytes; for a transfer, `unsigned_tx`
     /// must decode to exactly the transfer the client asked for (see [`crate::eth`]), and the
-    /// hash is its signing hash. Everything is checked before the share is opened.
+    /// hash is its signing hash; for an `eth_signTransaction`, it must be exactly the
+    /// transaction the client spelled out, from this wallet's address, on this signer's chain.
+    /// Everything is checked before the share is opened.
     pub fn ecdsa_start(
         &mut self,
         request_id: &str,
@@ -455,15 +484,17 @@ impl SignerNode {
                     &req.jti,
                 );
                 let intent = Intent::parse(&req.method, &req.path, &req.body, &id)?;
-                let bound = crate::eth::check_and_bind(
+                let key = crate::eth::key_address(&self.signer.group_key(key_id)?)?;
+                let (bound, versions) = crate::eth::check_and_bind_any(
                     self.signer.store_mut(),
                     &rules,
                     &req,
                     key_id,
+                    &key,
                     &intent,
                     unsigned,
                 )?;
-                let versions = u32::try_from(MAX_TX_VERSIONS).unwrap_or(u32::MAX);
+                let versions = u32::try_from(versions).unwrap_or(u32::MAX);
                 (
                     bound.signing_hash,
                     self.rules.max_sign_rounds.saturating_mul(versions),
@@ -471,7 +502,7 @@ impl SignerNode {
             }
             (RequestKind::Transfer, None) => {
                 return Err(SignerError::NotAsked(format!(
-                    "request `{request_id}` is a transfer: the transaction to sign is missing"
+                    "request `{request_id}` asks for a transaction: the transaction to sign is missing"
                 )));
             }
             (RequestKind::Sign, Some(_)) => {

@@ -19,7 +19,8 @@ pub enum RequestKind {
     CreateWallet,
     /// A signature over bytes fixed by the request (for ECDSA: the 32-byte hash).
     Sign,
-    /// An Ethereum transfer: the transactions signed for it are bound in `eth_txs`.
+    /// An Ethereum transaction: a transfer, or a JSON-RPC `eth_signTransaction`; the
+    /// transactions signed for it are bound in `eth_txs`.
     Transfer,
     /// A new entry in the asset registry; names no wallet.
     AddAsset,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_auth::RequestId;
-use tessera_eth::{Address, TypedDataSummary};
+use tessera_eth::{Address, RpcTx, TypedDataSummary};
 use tessera_types::{KeyId, Scheme};
 
 /// Largest payload a client may ask to have signed, in bytes.
@@ -139,25 +139,40 @@ pub enum Intent {
     SignTypedData {
         /// The wallet.
         wallet: KeyId,
+        /// The account the client named (JSON-RPC `eth_signTypedData_v4`): it must be the
+        /// wallet's address, which each signer computes from its own key.
+        address: Option<Address>,
         /// The typed data as the client sent it.
         typed_data: serde_json::Value,
         /// What it shows of itself: domain and primary type (for policy and logs).
         summary: TypedDataSummary,
         /// Its EIP-712 signing hash: what is signed.
         hash: [u8; 32],
-        /// The client's idempotency key.
-        idempotency_key: String,
+        /// The client's idempotency key (none over JSON-RPC).
+        idempotency_key: Option<String>,
     },
     /// Sign a message under EIP-191 (`personal_sign`) with an `ecdsa-secp256k1` wallet.
     SignMessage {
         /// The wallet.
         wallet: KeyId,
+        /// The account the client named (JSON-RPC `eth_sign`): it must be the wallet's address.
+        address: Option<Address>,
         /// The message.
         message: Vec<u8>,
         /// Its EIP-191 hash: what is signed.
         hash: [u8; 32],
-        /// The client's idempotency key.
-        idempotency_key: String,
+        /// The client's idempotency key (none over JSON-RPC).
+        idempotency_key: Option<String>,
+    },
+    /// Sign an EIP-1559 transaction that the client spelled out field by field (JSON-RPC
+    /// `eth_signTransaction`), with an `ecdsa-secp256k1` wallet on the signer's own chain.
+    SignTransaction {
+        /// The wallet.
+        wallet: KeyId,
+        /// The sender the client named: it must be the wallet's address.
+        from: Address,
+        /// The transaction's fields; never a contract creation.
+        tx: RpcTx,
     },
     /// Move `amount` of `asset` from `wallet` to `to`.
     Transfer {
@@ -265,33 +280,25 @@ impl Intent {
                         idempotency_key,
                     }),
                     (None, Some(typed_data), None) => {
-                        let hash = tessera_eth::typed_data_hash(&typed_data)
-                            .map_err(|e| IntentError::new("invalid_typed_data", e.message))?;
-                        let summary = tessera_eth::typed_data_summary(&typed_data)
-                            .map_err(|e| IntentError::new("invalid_typed_data", e.message))?;
-                        Ok(Intent::SignTypedData {
-                            wallet,
-                            typed_data,
-                            summary,
-                            hash: hash.0,
-                            idempotency_key,
-                        })
+                        Intent::sign_typed_data(wallet, None, typed_data, Some(idempotency_key))
                     }
-                    (None, None, Some(message)) => {
-                        let message = decode_payload("message_hex", &message)?;
-                        let hash = tessera_eth::personal_message_hash(&message).0;
-                        Ok(Intent::SignMessage {
-                            wallet,
-                            message,
-                            hash,
-                            idempotency_key,
-                        })
-                    }
+                    (None, None, Some(message)) => Ok(Intent::sign_message(
+                        wallet,
+                        None,
+                        decode_payload("message_hex", &message)?,
+                        Some(idempotency_key),
+                    )),
                     _ => Err(IntentError::new(
                         "invalid_body",
                         "give exactly one of `payload_hex`, `typed_data` and `message_hex`",
                     )),
                 }
+            }
+            ("POST", ["", "v1", "wallets", id, "rpc"]) => {
+                let wallet = KeyId::new(id).map_err(|e| {
+                    IntentError::new("invalid_wallet_id", format!("wallet id: {e}"))
+                })?;
+                crate::rpc::RpcCall::parse(body)?.intent(wallet)
             }
             ("POST", ["", "v1", "transfers"]) => {
                 let b: TransferRequest = parse_body(body)?;
@@ -346,6 +353,44 @@ impl Intent {
         }
     }
 
+    /// EIP-712 typed data to sign, hashed here.
+    pub(crate) fn sign_typed_data(
+        wallet: KeyId,
+        address: Option<Address>,
+        typed_data: serde_json::Value,
+        idempotency_key: Option<String>,
+    ) -> Result<Intent, IntentError> {
+        let hash = tessera_eth::typed_data_hash(&typed_data)
+            .map_err(|e| IntentError::new("invalid_typed_data", e.message))?;
+        let summary = tessera_eth::typed_data_summary(&typed_data)
+            .map_err(|e| IntentError::new("invalid_typed_data", e.message))?;
+        Ok(Intent::SignTypedData {
+            wallet,
+            address,
+            typed_data,
+            summary,
+            hash: hash.0,
+            idempotency_key,
+        })
+    }
+
+    /// An EIP-191 message to sign, hashed here.
+    pub(crate) fn sign_message(
+        wallet: KeyId,
+        address: Option<Address>,
+        message: Vec<u8>,
+        idempotency_key: Option<String>,
+    ) -> Intent {
+        let hash = tessera_eth::personal_message_hash(&message).0;
+        Intent::SignMessage {
+            wallet,
+            address,
+            message,
+            hash,
+            idempotency_key,
+        }
+    }
+
     /// The wallet the request is about; none for an asset registration.
     pub fn wallet(&self) -> Option<&KeyId> {
         match self {
@@ -353,6 +398,7 @@ impl Intent {
             | Intent::Sign { wallet, .. }
             | Intent::SignTypedData { wallet, .. }
             | Intent::SignMessage { wallet, .. }
+            | Intent::SignTransaction { wallet, .. }
             | Intent::Transfer { wallet, .. } => Some(wallet),
             Intent::AddAsset { .. } => None,
         }
@@ -365,27 +411,46 @@ impl Intent {
             Intent::Sign { .. } => "sign",
             Intent::SignTypedData { .. } => "sign_typed_data",
             Intent::SignMessage { .. } => "sign_message",
+            Intent::SignTransaction { .. } => "sign_transaction",
             Intent::Transfer { .. } => "transfer",
             Intent::AddAsset { .. } => "add_asset",
         }
     }
 
-    /// The client's idempotency key, for the kinds that carry one.
+    /// The client's idempotency key, for the requests that carry one. JSON-RPC calls carry
+    /// none: each is a new request, made once by its single-use token.
     pub fn idempotency_key(&self) -> Option<&str> {
         match self {
             Intent::Sign {
                 idempotency_key, ..
             }
-            | Intent::SignTypedData {
+            | Intent::Transfer {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+            Intent::SignTypedData {
                 idempotency_key, ..
             }
             | Intent::SignMessage {
                 idempotency_key, ..
+            } => idempotency_key.as_deref(),
+            Intent::CreateWallet { .. }
+            | Intent::AddAsset { .. }
+            | Intent::SignTransaction { .. } => None,
+        }
+    }
+
+    /// The Ethereum account the client named, which must be the wallet's address: the
+    /// JSON-RPC signing methods name one, the native API does not.
+    pub fn account(&self) -> Option<&Address> {
+        match self {
+            Intent::SignTypedData { address, .. } | Intent::SignMessage { address, .. } => {
+                address.as_ref()
             }
-            | Intent::Transfer {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-            Intent::CreateWallet { .. } | Intent::AddAsset { .. } => None,
+            Intent::SignTransaction { from, .. } => Some(from),
+            Intent::CreateWallet { .. }
+            | Intent::Sign { .. }
+            | Intent::Transfer { .. }
+            | Intent::AddAsset { .. } => None,
         }
     }
 
@@ -413,12 +478,13 @@ impl Intent {
                 "unsupported_scheme",
                 format!("a `{scheme}` wallet does not sign Ethereum typed data or messages"),
             )),
-            Intent::CreateWallet { .. } | Intent::Transfer { .. } | Intent::AddAsset { .. } => {
-                Err(IntentError::new(
-                    "not_signable",
-                    format!("a `{}` request names no bytes to sign", self.kind()),
-                ))
-            }
+            Intent::CreateWallet { .. }
+            | Intent::Transfer { .. }
+            | Intent::SignTransaction { .. }
+            | Intent::AddAsset { .. } => Err(IntentError::new(
+                "not_signable",
+                format!("a `{}` request names no bytes to sign", self.kind()),
+            )),
         }
     }
 
@@ -458,7 +524,7 @@ fn check_idempotency_key(key: &str) -> Result<(), IntentError> {
     Ok(())
 }
 
-fn decode_payload(field: &str, text: &str) -> Result<Vec<u8>, IntentError> {
+pub(crate) fn decode_payload(field: &str, text: &str) -> Result<Vec<u8>, IntentError> {
     let text = text.strip_prefix("0x").unwrap_or(text);
     let bytes = hex::decode(text)
         .map_err(|_| IntentError::new("invalid_payload", format!("`{field}` is not valid hex")))?;
@@ -471,7 +537,7 @@ fn decode_payload(field: &str, text: &str) -> Result<Vec<u8>, IntentError> {
     Ok(bytes)
 }
 
-fn parse_address(field: &str, text: &str) -> Result<Address, IntentError> {
+pub(crate) fn parse_address(field: &str, text: &str) -> Result<Address, IntentError> {
     tessera_eth::parse_address(text)
         .map_err(|e| IntentError::new("invalid_address", format!("`{field}`: {}", e.message)))
 }

@@ -7,6 +7,7 @@
 
 mod api;
 mod msg;
+mod rpc;
 
 pub use api::{
     AddAsset, Chain, CreateWallet, Intent, IntentError, MAX_DECIMALS, MAX_PAYLOAD, NATIVE_DECIMALS,
@@ -16,3 +17,4 @@ pub use msg::{
     PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, decode_reply,
     decode_request, encode_reply, encode_request,
 };
+pub use rpc::{JSONRPC_VERSION, RpcCall, RpcMethod};

@@ -201,7 +201,7 @@ pub enum Reply {
         /// Its id.
         request_id: String,
         /// What it asks for (`create_wallet`, `sign`, `sign_typed_data`, `sign_message`,
-        /// `transfer`, `add_asset`).
+        /// `sign_transaction`, `transfer`, `add_asset`).
         kind: String,
         /// The wallet it is about; none for `add_asset`.
         #[serde(default, skip_serializing_if = "Option::is_none")]

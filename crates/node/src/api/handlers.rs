@@ -204,7 +204,7 @@ pub(super) fn cluster_err(e: &ClusterError) -> ApiError {
 }
 
 /// Records a failed request with what its client is told, and returns that answer.
-fn fail(st: &AppState, request_id: &str, e: &ClusterError) -> ApiError {
+pub(super) fn fail(st: &AppState, request_id: &str, e: &ClusterError) -> ApiError {
     let answer = cluster_err(e);
     if let Err(store) = st.store.failed(request_id, &answer.code, &answer.message) {
         tracing::error!(request_id, error = %store, "cannot record a failed request");
@@ -238,7 +238,7 @@ pub(super) fn row_for(
     }
 }
 
-fn client_request(row: &RequestRow) -> ClientRequest {
+pub(super) fn client_request(row: &RequestRow) -> ClientRequest {
     ClientRequest {
         token: row.token.clone(),
         method: row.method.clone(),
@@ -496,7 +496,7 @@ async fn sign_recorded(
 /// [`sign_recorded`] for an ECDSA wallet: `message` is the 32-byte hash the request names
 /// (typed data or EIP-191). The answer's `v` is 27 or 28, as Ethereum tooling expects of
 /// signed messages. The signers record completion themselves when their session ends.
-async fn ecdsa_sign_recorded(
+pub(super) async fn ecdsa_sign_recorded(
     st: &Arc<AppState>,
     current: &RequestRow,
     key_id: &KeyId,

@@ -8,6 +8,7 @@
 mod error;
 mod handlers;
 pub mod openapi;
+mod rpc;
 mod transfers;
 
 use std::collections::HashMap;
@@ -70,6 +71,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/wallets/{id}", get(handlers::get_wallet))
         .route("/v1/wallets/{id}/sign", post(handlers::sign))
+        .route("/v1/wallets/{id}/rpc", post(rpc::rpc))
         .route("/v1/requests/{id}", get(handlers::get_request))
         .route(
             "/v1/assets",

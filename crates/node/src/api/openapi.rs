@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{handlers, transfers};
+use super::{handlers, rpc, transfers};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -14,7 +14,10 @@ use super::{handlers, transfers};
         description = "Threshold hot-wallet signing. Every request except /healthz, /metrics and \
             /openapi.json carries `Authorization: Bearer <JWT>`: an EdDSA-signed compact JWS with \
             claims sub, iat, exp (at most 60 s after iat), jti (single use), method, path and \
-            body_sha256 (hex SHA-256 of the exact body)."
+            body_sha256 (hex SHA-256 of the exact body). `POST /v1/wallets/{id}/rpc` is a \
+            Web3Signer-compatible JSON-RPC 2.0 endpoint (eth_accounts, eth_sign, \
+            eth_signTypedData_v4, eth_signTransaction) whose errors are JSON-RPC error objects \
+            with the stable code in `data.code`, except authentication failures (401, 403)."
     ),
     paths(
         handlers::healthz,
@@ -23,6 +26,7 @@ use super::{handlers, transfers};
         handlers::list_wallets,
         handlers::get_wallet,
         handlers::sign,
+        rpc::rpc,
         handlers::get_request,
         transfers::add_asset,
         transfers::list_assets,
@@ -36,6 +40,10 @@ use super::{handlers, transfers};
         handlers::RequestView,
         handlers::ErrorView,
         handlers::Health,
+        rpc::RpcRequest,
+        rpc::RpcAnswer,
+        rpc::RpcErrorObject,
+        rpc::RpcErrorData,
         super::error::ErrorBody,
         super::error::ErrorDetail,
         tessera_wire::CreateWallet,
