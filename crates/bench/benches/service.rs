@@ -70,6 +70,12 @@ const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 const FSYNC_PROBE: usize = 200;
 
 fn main() {
+    // `cargo test --benches` runs benchmarks without `--bench`: this one needs a release build
+    // and a minute, so it only says so.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("service benchmark: run it with `cargo bench` (see docs/BENCHMARKS.md)");
+        return;
+    }
     let requests = requests_arg();
     let tessera = cluster::find_binary();
     println!("tessera binary: {}", tessera.display());
@@ -273,6 +279,13 @@ struct Timed {
     wall: Duration,
 }
 
+/// What one client thread did: when it started and ended, and its answers.
+struct Worker {
+    start: Instant,
+    end: Instant,
+    answers: Vec<(usize, Answer)>,
+}
+
 /// Signs every message of `messages` through the API, from `concurrency` client threads taking
 /// every `concurrency`-th message; idempotency keys are `<tag>-<index>`.
 fn through_service(
@@ -285,7 +298,7 @@ fn through_service(
     let key_file = cluster.key_file("trader");
     let path = format!("/v1/wallets/{}/sign", wallet.id);
     let barrier = Barrier::new(concurrency);
-    let workers: Vec<(Instant, Instant, Vec<(usize, Answer)>)> = std::thread::scope(|s| {
+    let workers: Vec<Worker> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..concurrency)
             .map(|w| {
                 let (key_file, path, barrier) = (&key_file, &path, &barrier);
@@ -301,7 +314,11 @@ fn through_service(
                         });
                         answers.push((i, client.post(path, &body)));
                     }
-                    (start, Instant::now(), answers)
+                    Worker {
+                        start,
+                        end: Instant::now(),
+                        answers,
+                    }
                 })
             })
             .collect();
@@ -310,10 +327,10 @@ fn through_service(
             .map(|h| h.join().expect("client thread"))
             .collect()
     });
-    let start = workers.iter().map(|w| w.0).min().expect("a client");
-    let end = workers.iter().map(|w| w.1).max().expect("a client");
+    let start = workers.iter().map(|w| w.start).min().expect("a client");
+    let end = workers.iter().map(|w| w.end).max().expect("a client");
     Timed {
-        answers: workers.into_iter().flat_map(|w| w.2).collect(),
+        answers: workers.into_iter().flat_map(|w| w.answers).collect(),
         wall: end - start,
     }
 }
