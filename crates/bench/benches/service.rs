@@ -140,7 +140,7 @@ fn main() {
             .iter()
             .zip(cpu_before)
             .map(|(p, before)| {
-                let ms = (cpu_ticks(*p) - before) as f64 * 1e3 / CLOCK_TICKS_PER_SEC;
+                let ms = cpu_ticks(*p).saturating_sub(before) as f64 * 1e3 / CLOCK_TICKS_PER_SEC;
                 format!("{:.2} ms", ms / set.len() as f64)
             })
             .collect();
