@@ -37,6 +37,18 @@ pub struct ClientRequest {
     pub body: Vec<u8>,
 }
 
+impl From<&crate::gateway_store::RequestRow> for ClientRequest {
+    /// The request as the coordinator stored it when it arrived.
+    fn from(row: &crate::gateway_store::RequestRow) -> Self {
+        ClientRequest {
+            token: row.token.clone(),
+            method: row.method.clone(),
+            path: row.path.clone(),
+            body: row.body.clone(),
+        }
+    }
+}
+
 /// Why the cluster could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
@@ -393,26 +405,13 @@ impl Cluster {
                 }
             }
         }
-        let culprit_text = if culprits.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
-            format!("; bad signature shares from {}", names.join(", "))
-        };
-        // The last signer error goes to the log only: it may name addresses and internals.
-        if let Some(l) = &last {
-            tracing::warn!(request_id, last_error = %l, "signing failed");
-        }
-        let message = format!("no quorum of {t} healthy signers{culprit_text}");
-        if culprits.is_empty() {
-            Err(ClusterError::Unavailable(message))
-        } else {
-            Err(ClusterError::Failed {
-                code: "bad_signature_share".into(),
-                message,
-                culprits,
-            })
-        }
+        Err(no_quorum(
+            request_id,
+            t,
+            culprits,
+            last.as_deref(),
+            "bad signature shares from",
+        ))
     }
 
     /// Signs with threshold ECDSA for registered request `request_id`: a quorum of `candidates`
@@ -495,25 +494,13 @@ impl Cluster {
                 }
             }
         }
-        if let Some(l) = &last {
-            tracing::warn!(request_id, last_error = %l, "signing failed");
-        }
-        let culprit_text = if culprits.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
-            format!("; signers blamed: {}", names.join(", "))
-        };
-        let message = format!("no quorum of {t} healthy signers{culprit_text}");
-        if culprits.is_empty() {
-            Err(ClusterError::Unavailable(message))
-        } else {
-            Err(ClusterError::Failed {
-                code: "bad_signature_share".into(),
-                message,
-                culprits,
-            })
-        }
+        Err(no_quorum(
+            request_id,
+            t,
+            culprits,
+            last.as_deref(),
+            "signers blamed:",
+        ))
     }
 
     /// One ECDSA signing session with `quorum`; the messages each signer sends are relayed to
@@ -791,6 +778,39 @@ enum SessionFailure {
     Refused(LinkError),
     /// Signers failed, were unreachable, or were blamed.
     Failed(Vec<LinkError>),
+}
+
+/// Why signing ended without a signature after every attempt: `Unavailable`, or `Failed` naming
+/// the signers blamed (after `blamed`). The last signer error goes to the log only: it may name
+/// addresses and internals.
+fn no_quorum(
+    request_id: &str,
+    t: usize,
+    culprits: Vec<PartyId>,
+    last: Option<&str>,
+    blamed: &str,
+) -> ClusterError {
+    if let Some(l) = last {
+        tracing::warn!(request_id, last_error = %l, "signing failed");
+    }
+    let message = if culprits.is_empty() {
+        format!("no quorum of {t} healthy signers")
+    } else {
+        let names: Vec<String> = culprits.iter().map(ToString::to_string).collect();
+        format!(
+            "no quorum of {t} healthy signers; {blamed} {}",
+            names.join(", ")
+        )
+    };
+    if culprits.is_empty() {
+        ClusterError::Unavailable(message)
+    } else {
+        ClusterError::Failed {
+            code: "bad_signature_share".into(),
+            message,
+            culprits,
+        }
+    }
 }
 
 fn protocol_error(party: PartyId, what: &str) -> LinkError {

@@ -22,7 +22,7 @@ use tessera_wire::{NATIVE_DECIMALS, NATIVE_SYMBOL};
 
 use crate::api::AppState;
 use crate::cluster::{ClientRequest, ClusterError};
-use crate::gateway_store::{GatewayError, OPEN, RequestRow, TransferRow, WalletRow};
+use crate::gateway_store::{GatewayError, OPEN, TransferRow, WalletRow};
 use crate::unix_now;
 
 /// The coordinator's link to an Ethereum node and how it follows transactions.
@@ -128,15 +128,6 @@ fn eth_wallet(w: &WalletRow) -> Result<EthWallet, TransferError> {
         address: tessera_eth::address_of(&w.public_key).map_err(|e| corrupt(e.message))?,
         group,
     })
-}
-
-fn client_request(row: &RequestRow) -> ClientRequest {
-    ClientRequest {
-        token: row.token.clone(),
-        method: row.method.clone(),
-        path: row.path.clone(),
-        body: row.body.clone(),
-    }
 }
 
 /// Takes transfer `request_id` as far as it goes now: to `broadcast` (or `signed` while the
@@ -297,7 +288,10 @@ async fn sign_version(
     let need = usize::from(wallet.group.threshold().t());
     let hash = tx.signing_hash().0;
     let result = async {
-        let parties = st.cluster.register(&client_request(&request), need).await?;
+        let parties = st
+            .cluster
+            .register(&ClientRequest::from(&request), need)
+            .await?;
         st.cluster
             .ecdsa_sign(
                 &t.request_id,

@@ -238,15 +238,6 @@ pub(super) fn row_for(
     }
 }
 
-pub(super) fn client_request(row: &RequestRow) -> ClientRequest {
-    ClientRequest {
-        token: row.token.clone(),
-        method: row.method.clone(),
-        path: row.path.clone(),
-        body: row.body.clone(),
-    }
-}
-
 /// `GET /healthz`.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
 pub async fn healthz() -> Json<Health> {
@@ -305,7 +296,7 @@ pub async fn create_wallet(
         tokio::spawn(async move {
             let n = usize::from(st.cluster.threshold().n());
             let result = async {
-                st.cluster.register(&client_request(&row), n).await?;
+                st.cluster.register(&ClientRequest::from(&row), n).await?;
                 st.cluster
                     .create_wallet(&row.request_id, &wallet, scheme)
                     .await
@@ -465,7 +456,10 @@ async fn sign_recorded(
         return ecdsa_sign_recorded(st, &current, &key_id, &group, message, t).await;
     }
     let result = async {
-        let parties = st.cluster.register(&client_request(&current), t).await?;
+        let parties = st
+            .cluster
+            .register(&ClientRequest::from(&current), t)
+            .await?;
         st.cluster
             .sign(&current.request_id, &key_id, &group, message, &parties)
             .await
@@ -508,7 +502,10 @@ pub(super) async fn ecdsa_sign_recorded(
         .try_into()
         .map_err(|_| ApiError::internal("an ECDSA request names a 32-byte hash"))?;
     let result = async {
-        let parties = st.cluster.register(&client_request(current), t).await?;
+        let parties = st
+            .cluster
+            .register(&ClientRequest::from(current), t)
+            .await?;
         st.cluster
             .ecdsa_sign(&current.request_id, key_id, group, &hash, None, &parties)
             .await

@@ -25,7 +25,7 @@ use tessera_types::{KeyId, Scheme};
 use tessera_wire::{Intent, JSONRPC_VERSION, RpcCall};
 use utoipa::ToSchema;
 
-use super::handlers::{client_request, ecdsa_sign_recorded, fail, intent_err, row_for, store_err};
+use super::handlers::{ecdsa_sign_recorded, fail, intent_err, row_for, store_err};
 use super::{ApiError, AppState, Received, authenticate};
 use crate::gateway_store::{Begin, RequestRow, WalletRow};
 
@@ -279,7 +279,10 @@ async fn sign_transaction(
     let hash = tx.signing_hash().0;
     let bytes = tx.to_bytes();
     let result = async {
-        let parties = st.cluster.register(&client_request(row), t).await?;
+        let parties = st
+            .cluster
+            .register(&crate::cluster::ClientRequest::from(row), t)
+            .await?;
         st.cluster
             .ecdsa_sign(
                 &row.request_id,

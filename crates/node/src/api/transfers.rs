@@ -11,7 +11,7 @@ use tessera_types::Scheme;
 use tessera_wire::{Intent, NATIVE_DECIMALS, NATIVE_SYMBOL};
 use utoipa::ToSchema;
 
-use super::handlers::{cluster_err, intent_err, read_access, row_for, store_err};
+use super::handlers::{fail, intent_err, read_access, row_for, store_err};
 use super::{ApiError, AppState, Received, authenticate};
 use crate::cluster::ClientRequest;
 use crate::gateway_store::{AssetAdded, AssetRow, Begin, TransferRow};
@@ -123,37 +123,15 @@ pub async fn add_asset(
         decimals: *decimals,
     };
     // Refused here first, so that a conflict reaches no signer.
-    if let Some(earlier) = st.store.asset(symbol).map_err(store_err)?
-        && earlier != asset
-    {
-        return Err(store_err(crate::gateway_store::GatewayError::AssetExists(
-            format!(
-                "`{}` is registered as {} with {} decimals",
-                earlier.symbol, earlier.contract, earlier.decimals
-            ),
-        )));
-    }
+    st.store.check_new_asset(&asset).map_err(store_err)?;
     let row = row_for(&v, &r, &intent, None);
     st.store
         .begin(&row, &v.claims.jti, v.claims.exp)
         .map_err(store_err)?;
     let n = usize::from(st.cluster.threshold().n());
-    let req = ClientRequest {
-        token: row.token.clone(),
-        method: row.method.clone(),
-        path: row.path.clone(),
-        body: row.body.clone(),
-    };
     // Every signer must know the token, or it would refuse transfers of it.
-    if let Err(e) = st.cluster.register(&req, n).await {
-        let answer = cluster_err(&e);
-        if let Err(store) = st
-            .store
-            .failed(&row.request_id, &answer.code, &answer.message)
-        {
-            tracing::error!(error = %store, "cannot record a failed request");
-        }
-        return Err(answer);
+    if let Err(e) = st.cluster.register(&ClientRequest::from(&row), n).await {
+        return Err(fail(&st, &row.request_id, &e));
     }
     let added = st.store.add_asset(&asset).map_err(store_err)?;
     if let Err(e) = st.store.done(&row.request_id) {

@@ -134,19 +134,8 @@ impl GatewayStore {
     pub fn add_asset(&self, a: &AssetRow) -> Result<AssetAdded, GatewayError> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let earlier: Option<AssetRow> = tx
-                .query_row(
-                    &format!("{SELECT_ASSET} WHERE symbol = ?1 OR contract = ?2"),
-                    params![a.symbol, a.contract],
-                    asset_row,
-                )
-                .optional()?;
-            match earlier {
-                Some(e) if &e == a => Ok(AssetAdded::Same),
-                Some(e) => Err(GatewayError::AssetExists(format!(
-                    "`{}` is registered as {} with {} decimals",
-                    e.symbol, e.contract, e.decimals
-                ))),
+            match registered_as(&tx, a)? {
+                Some(_) => Ok(AssetAdded::Same),
                 None => {
                     tx.execute(
                         "INSERT INTO assets (symbol, chain, contract, decimals, created_at)
@@ -158,6 +147,12 @@ impl GatewayStore {
                 }
             }
         })
+    }
+
+    /// Refuses `a` as [`GatewayStore::add_asset`] would, without registering it: so that a
+    /// clash is refused before any signer is asked.
+    pub fn check_new_asset(&self, a: &AssetRow) -> Result<(), GatewayError> {
+        self.with(|c| registered_as(c, a).map(|_| ()))
     }
 
     /// A registered token.
@@ -437,6 +432,26 @@ impl GatewayStore {
             ],
         )?;
         Ok(())
+    }
+}
+
+/// `Some` when `a` is registered already, identically; [`GatewayError::AssetExists`] when its
+/// symbol or contract is registered as another asset; `None` when neither is.
+fn registered_as(c: &rusqlite::Connection, a: &AssetRow) -> Result<Option<AssetRow>, GatewayError> {
+    let earlier: Option<AssetRow> = c
+        .query_row(
+            &format!("{SELECT_ASSET} WHERE symbol = ?1 OR contract = ?2"),
+            params![a.symbol, a.contract],
+            asset_row,
+        )
+        .optional()?;
+    match earlier {
+        Some(e) if &e == a => Ok(Some(e)),
+        Some(e) => Err(GatewayError::AssetExists(format!(
+            "`{}` is registered as {} with {} decimals",
+            e.symbol, e.contract, e.decimals
+        ))),
+        None => Ok(None),
     }
 }
 
