@@ -23,10 +23,13 @@ mod eth;
 mod keys;
 mod ledger;
 mod requests;
+mod rulings;
 mod schema;
+pub mod spend;
 
 pub use eth::{AssetAdded, AssetRecord, EthTxRecord};
 pub use requests::{Registration, RequestKind, RequestRecord, RoundOf};
+pub use rulings::{Decision, PinnedPolicy, Ruling, Verdict, VerdictRecord};
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -114,6 +117,14 @@ pub enum StoreError {
     /// A transaction that contradicts what is bound to its transfer request already.
     #[error("transaction conflict: {0}")]
     EthTxConflict(String),
+    /// A policy whose version is not above the one in force.
+    #[error("policy version {offered} is stale: version {pinned} is in force")]
+    StalePolicy {
+        /// The version offered.
+        offered: u64,
+        /// The version in force.
+        pinned: u64,
+    },
     /// A stored value that does not parse.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),
@@ -141,6 +152,7 @@ impl StoreError {
             StoreError::RequestClosed { .. } => "request_closed",
             StoreError::AssetConflict(_) => "asset_exists",
             StoreError::EthTxConflict(_) => "wrong_nonce",
+            StoreError::StalePolicy { .. } => "stale_policy",
             StoreError::Corrupt(_) => "store_corrupt",
             StoreError::Sqlite(_) => "store_error",
         }
@@ -328,5 +340,7 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod rulings_tests;
 #[cfg(test)]
 mod tests;

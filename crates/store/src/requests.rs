@@ -10,6 +10,8 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use tessera_types::{KeyId, Scheme};
 
 use crate::ledger::consume_in;
+use crate::rulings::{Decision, Ruling};
+use crate::spend::SpendFacts;
 use crate::{Store, StoreError, now};
 
 /// What a request asks for.
@@ -83,6 +85,8 @@ pub struct RequestRecord {
     pub rounds: u32,
     /// The final signature, once complete.
     pub signature: Option<Vec<u8>>,
+    /// What this signer decided about it when it registered it, and since (approvals).
+    pub ruling: Ruling,
 }
 
 /// The round a signature opens on a request: which request, of which kind, and how many rounds
@@ -107,57 +111,60 @@ pub enum Registration {
 }
 
 impl Store {
-    /// Registers `req` durably. The same token again is a no-op ([`Registration::Again`]); any
-    /// other token with the same client and `jti` is a replay and is refused.
+    /// Registers `req` durably, with the ruling it carries and nothing counted against limits.
+    /// The same token again is a no-op ([`Registration::Again`]); any other token with the
+    /// same client and `jti` is a replay and is refused.
     pub fn register_request(&mut self, req: &RequestRecord) -> Result<Registration, StoreError> {
+        let ruling = req.ruling.clone();
+        self.register_request_with(req, |_| Ok::<_, StoreError>((ruling, None)))
+            .map(|(registration, _)| registration)
+    }
+
+    /// Registers `req` durably with the ruling `decide` makes, reading this store inside the
+    /// same write transaction: what it reads (the limits' history) cannot change before the
+    /// request and what it counts against the limits (`spend`, unless denied) are committed
+    /// together. Concurrent registrations are therefore counted exactly, each once. The same
+    /// token again changes nothing and returns the ruling made the first time.
+    pub fn register_request_with<E>(
+        &mut self,
+        req: &RequestRecord,
+        decide: impl FnOnce(&rusqlite::Connection) -> Result<(Ruling, Option<SpendFacts>), E>,
+    ) -> Result<(Registration, Ruling), E>
+    where
+        E: From<StoreError>,
+    {
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
         let existing: Option<String> = tx
             .query_row(
                 "SELECT token FROM requests WHERE client = ?1 AND jti = ?2",
                 params![req.client, req.jti],
                 |r| r.get(0),
             )
-            .optional()?;
+            .optional()
+            .map_err(StoreError::from)?;
         if let Some(token) = existing {
-            return if token == req.token {
-                Ok(Registration::Again)
-            } else {
-                Err(StoreError::Replay(req.jti.clone()))
-            };
-        }
-        tx.execute(
-            "INSERT INTO requests (request_id, client, jti, kind, key_id, scheme, message, method,
-                                   path, body, token, issued_at, expires_at, registered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                req.request_id,
-                req.client,
-                req.jti,
-                req.kind.as_str(),
-                req.key_id.as_ref().map(KeyId::as_str),
-                req.scheme.map(Scheme::name),
-                req.message,
-                req.method,
-                req.path,
-                req.body,
-                req.token,
-                req.issued_at,
-                req.expires_at,
-                now(),
-            ],
-        )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::Replay(req.jti.clone())
+            if token != req.token {
+                return Err(StoreError::Replay(req.jti.clone()).into());
             }
-            other => other.into(),
-        })?;
-        tx.commit()?;
-        Ok(Registration::New)
+            let ruling = request_in(&tx, &req.request_id)?
+                .ok_or_else(|| StoreError::Replay(req.jti.clone()))?
+                .ruling;
+            return Ok((Registration::Again, ruling));
+        }
+        let (ruling, spend) = decide(&tx)?;
+        let registered = RequestRecord {
+            ruling: ruling.clone(),
+            ..req.clone()
+        };
+        insert_in(&tx, &registered)?;
+        if let Some(facts) = spend.as_ref().filter(|_| ruling.decision != Decision::Deny) {
+            crate::spend::record(&tx, facts)?;
+        }
+        tx.commit().map_err(StoreError::from)?;
+        Ok((Registration::New, ruling))
     }
 
     /// A registered request.
@@ -220,6 +227,48 @@ impl Store {
     }
 }
 
+fn insert_in(tx: &rusqlite::Connection, req: &RequestRecord) -> Result<(), StoreError> {
+    let r = &req.ruling;
+    tx.execute(
+        "INSERT INTO requests (request_id, client, jti, kind, key_id, scheme, message, method,
+                               path, body, token, issued_at, expires_at, registered_at,
+                               decision, decision_reason, policy_hash, approval_group,
+                               approvals_needed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19)",
+        params![
+            req.request_id,
+            req.client,
+            req.jti,
+            req.kind.as_str(),
+            req.key_id.as_ref().map(KeyId::as_str),
+            req.scheme.map(Scheme::name),
+            req.message,
+            req.method,
+            req.path,
+            req.body,
+            req.token,
+            req.issued_at,
+            req.expires_at,
+            req.registered_at,
+            r.decision.as_str(),
+            r.reason,
+            r.policy_hash.as_ref().map(|h| h.as_slice()),
+            r.approval_group,
+            r.approvals_needed,
+        ],
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Replay(req.jti.clone())
+        }
+        other => other.into(),
+    })?;
+    Ok(())
+}
+
 fn open_round_in(
     tx: &rusqlite::Connection,
     request_id: &str,
@@ -245,6 +294,9 @@ fn open_round_in(
     if req.signature.is_some() {
         return Err(closed("it is complete".into()));
     }
+    if let Some(why) = req.ruling.refusal() {
+        return Err(closed(why));
+    }
     if req.rounds >= max_rounds {
         return Err(closed(format!("it has used all {max_rounds} rounds")));
     }
@@ -256,14 +308,15 @@ fn open_round_in(
     Ok(rounds)
 }
 
-fn request_in(
+pub(crate) fn request_in(
     conn: &rusqlite::Connection,
     request_id: &str,
 ) -> Result<Option<RequestRecord>, StoreError> {
     let row = conn
         .query_row(
             "SELECT request_id, client, jti, kind, key_id, scheme, message, method, path, body,
-                    token, issued_at, expires_at, registered_at, rounds, signature
+                    token, issued_at, expires_at, registered_at, rounds, signature, decision,
+                    decision_reason, policy_hash, approval_group, approvals_needed
              FROM requests WHERE request_id = ?1",
             params![request_id],
             |r| {
@@ -288,11 +341,18 @@ fn request_in(
                         r.get::<_, u32>(14)?,
                         r.get::<_, Option<Vec<u8>>>(15)?,
                     ),
+                    (
+                        r.get::<_, String>(16)?,
+                        r.get::<_, Option<String>>(17)?,
+                        r.get::<_, Option<Vec<u8>>>(18)?,
+                        r.get::<_, Option<String>>(19)?,
+                        r.get::<_, u32>(20)?,
+                    ),
                 ))
             },
         )
         .optional()?;
-    let Some((a, b)) = row else {
+    let Some((a, b, c)) = row else {
         return Ok(None);
     };
     let corrupt = |e: String| StoreError::Corrupt(e);
@@ -321,5 +381,18 @@ fn request_in(
         registered_at: b.5,
         rounds: b.6,
         signature: b.7,
+        ruling: Ruling {
+            decision: Decision::parse(&c.0)?,
+            reason: c.1,
+            policy_hash: c
+                .2
+                .map(|h| {
+                    <[u8; 32]>::try_from(h.as_slice())
+                        .map_err(|_| corrupt("policy hash is not 32 bytes".into()))
+                })
+                .transpose()?,
+            approval_group: c.3,
+            approvals_needed: c.4,
+        },
     }))
 }

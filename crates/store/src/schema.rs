@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The newest schema this build writes.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 pub(crate) const V1: &str = "
 CREATE TABLE meta (
@@ -139,6 +139,42 @@ CREATE TABLE eth_txs (
 CREATE INDEX eth_txs_request ON eth_txs (request_id);
 ";
 
+/// v5: policy. Every request carries the ruling this signer made on it when it registered it
+/// (`allow`, `deny`, `pending_approval`, `rejected`), with the reason and the hash of the policy
+/// it applied. `spend` holds what each request that was not denied counts against the limits
+/// (velocity and rate), written in the same transaction as its registration. `approvals` holds
+/// the approvers' signed verdicts; `policies` every policy this signer has enforced, the highest
+/// version being the one in force.
+const V5: &str = "
+ALTER TABLE requests ADD COLUMN decision TEXT NOT NULL DEFAULT 'allow'
+    CHECK (decision IN ('allow', 'deny', 'pending_approval', 'rejected'));
+ALTER TABLE requests ADD COLUMN decision_reason TEXT;
+ALTER TABLE requests ADD COLUMN policy_hash BLOB CHECK (policy_hash IS NULL OR length(policy_hash) = 32);
+ALTER TABLE requests ADD COLUMN approval_group TEXT;
+ALTER TABLE requests ADD COLUMN approvals_needed INTEGER NOT NULL DEFAULT 0
+    CHECK (approvals_needed >= 0);
+CREATE TABLE approvals (
+    request_id TEXT NOT NULL REFERENCES requests(request_id),
+    approver   TEXT NOT NULL,
+    verdict    TEXT NOT NULL CHECK (verdict IN ('approve', 'reject')),
+    jti        TEXT NOT NULL,
+    token      TEXT NOT NULL,
+    method     TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    body       BLOB NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (request_id, approver),
+    UNIQUE (approver, jti)
+);
+CREATE TABLE policies (
+    hash      BLOB PRIMARY KEY CHECK (length(hash) = 32),
+    version   INTEGER NOT NULL UNIQUE CHECK (version >= 1),
+    text      TEXT NOT NULL,
+    approvals TEXT NOT NULL,
+    pinned_at INTEGER NOT NULL
+);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
@@ -147,10 +183,19 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: VERSION,
         });
     }
-    for (version, ddl) in [(1, V1), (2, V2), (3, V3), (4, V4)] {
+    let steps: [(i64, &[&str]); 5] = [
+        (1, &[V1]),
+        (2, &[V2]),
+        (3, &[V3]),
+        (4, &[V4]),
+        (5, &[V5, crate::spend::SCHEMA]),
+    ];
+    for (version, ddl) in steps {
         if found < version {
             let tx = conn.transaction()?;
-            tx.execute_batch(ddl)?;
+            for batch in ddl {
+                tx.execute_batch(batch)?;
+            }
             tx.pragma_update(None, "user_version", version)?;
             tx.commit()?;
         }

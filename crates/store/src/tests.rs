@@ -15,7 +15,7 @@ fn key(id: &str) -> KeyRecord {
     }
 }
 
-fn booted(path: &Path) -> Store {
+pub(crate) fn booted(path: &Path) -> Store {
     let mut s = Store::open(path).unwrap();
     s.start_boot().unwrap();
     s
@@ -314,7 +314,7 @@ fn golden_v1_store_still_opens() {
     );
 }
 
-fn sign_request(id: &str, jti: &str, token: &str) -> RequestRecord {
+pub(crate) fn sign_request(id: &str, jti: &str, token: &str) -> RequestRecord {
     RequestRecord {
         request_id: id.into(),
         client: "trader".into(),
@@ -332,6 +332,7 @@ fn sign_request(id: &str, jti: &str, token: &str) -> RequestRecord {
         registered_at: 0,
         rounds: 0,
         signature: None,
+        ruling: Ruling::unruled(),
     }
 }
 
