@@ -212,7 +212,7 @@ pub struct IntentError {
 }
 
 impl IntentError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

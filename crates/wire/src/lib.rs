@@ -8,13 +8,15 @@
 mod api;
 mod msg;
 mod rpc;
+mod verdict;
 
 pub use api::{
     AddAsset, Chain, CreateWallet, Intent, IntentError, MAX_DECIMALS, MAX_PAYLOAD, NATIVE_DECIMALS,
     NATIVE_SYMBOL, SignRequest, TransferRequest, parse_amount, wallet_id_for,
 };
 pub use msg::{
-    PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, decode_reply,
-    decode_request, encode_reply, encode_request,
+    PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, WireRuling,
+    decode_reply, decode_request, encode_reply, encode_request,
 };
 pub use rpc::{JSONRPC_VERSION, RpcCall, RpcMethod};
+pub use verdict::{MAX_COMMENT, Verdict, VerdictBody};

@@ -29,7 +29,26 @@ pub enum Request {
         path: String,
         /// The exact body bytes, hex.
         body_hex: String,
+        /// The hash of the policy the coordinator pre-checked the request under: a signer
+        /// enforcing another policy refuses the request (`stale_policy`) rather than answer for
+        /// a decision the coordinator did not expect.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy_hash: Option<String>,
     },
+    /// An approver's signed verdict (`POST /v1/requests/{id}/approve` or `/reject`), exactly as
+    /// the API received it: the signer verifies it and records it against the request.
+    Verdict {
+        /// The approver's token (compact JWS).
+        token: String,
+        /// The HTTP method.
+        method: String,
+        /// The path, as sent.
+        path: String,
+        /// The exact body bytes, hex.
+        body_hex: String,
+    },
+    /// The policy this signer enforces.
+    Policy,
     /// Join the key generation that registered request `request_id` asks for.
     DkgStart {
         /// The registered create-wallet request.
@@ -118,6 +137,8 @@ impl Request {
         match self {
             Request::Status => "status",
             Request::Register { .. } => "register",
+            Request::Verdict { .. } => "verdict",
+            Request::Policy => "policy",
             Request::DkgStart { .. } => "dkg_start",
             Request::DkgAdvance { .. } => "dkg_advance",
             Request::Activate { .. } => "activate",
@@ -206,6 +227,24 @@ pub enum Reply {
         /// The wallet it is about; none for `add_asset`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wallet: Option<KeyId>,
+        /// The signer's ruling under its policy (`allow`, `deny`, `pending_approval`,
+        /// `rejected`); absent means `allow` (requests no rule governs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ruling: Option<WireRuling>,
+    },
+    /// Where a request stands after an approver's verdict.
+    Ruled {
+        /// The request.
+        request_id: String,
+        /// The ruling.
+        ruling: WireRuling,
+    },
+    /// The policy in force at this signer.
+    Policy {
+        /// Its version.
+        version: u64,
+        /// Its hash, 64 lower-case hex.
+        hash: String,
     },
     /// A key generation step.
     Progress {
@@ -231,6 +270,29 @@ pub enum Reply {
         /// The group key.
         group_key_hex: String,
     },
+}
+
+/// A signer's ruling on a request, as it travels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireRuling {
+    /// `allow`, `deny`, `pending_approval` or `rejected`.
+    pub decision: String,
+    /// Why, naming the rule or limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The policy it was ruled under, 64 hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_hash: Option<String>,
+    /// The group whose approvals it needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_group: Option<String>,
+    /// Approvals needed.
+    #[serde(default)]
+    pub approvals_needed: u32,
+    /// Approvals recorded.
+    #[serde(default)]
+    pub approvals: u32,
 }
 
 /// A refusal or failure, from a signer or from decoding.
@@ -442,11 +504,47 @@ mod tests {
             request_id: "r".into(),
             kind: "add_asset".into(),
             wallet: None,
+            ruling: None,
         };
-        assert_eq!(
-            decode_reply(&encode_reply(&Ok(asset.clone()))).unwrap(),
-            asset
-        );
+        let ruled = Reply::Ruled {
+            request_id: "r".into(),
+            ruling: WireRuling {
+                decision: "pending_approval".into(),
+                reason: Some("rule `big` needs 2 approvals from `ops`".into()),
+                policy_hash: Some("ab".repeat(32)),
+                approval_group: Some("ops".into()),
+                approvals_needed: 2,
+                approvals: 1,
+            },
+        };
+        let policy = Reply::Policy {
+            version: 3,
+            hash: "cd".repeat(32),
+        };
+        for reply in [asset, ruled, policy] {
+            assert_eq!(
+                decode_reply(&encode_reply(&Ok(reply.clone()))).unwrap(),
+                reply
+            );
+        }
+        for req in [
+            Request::Verdict {
+                token: "t".into(),
+                method: "POST".into(),
+                path: "/v1/requests/x/approve".into(),
+                body_hex: String::new(),
+            },
+            Request::Policy,
+            Request::Register {
+                token: "t".into(),
+                method: "POST".into(),
+                path: "/v1/transfers".into(),
+                body_hex: "7b7d".into(),
+                policy_hash: Some("ef".repeat(32)),
+            },
+        ] {
+            assert_eq!(decode_request(&encode_request(&req)).unwrap(), req);
+        }
     }
 
     #[test]
