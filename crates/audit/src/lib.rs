@@ -25,7 +25,7 @@
 //! Under the node's audit public key, [`verify`] proves that every entry present was written by
 //! the key holder, in this order, with nothing edited, reordered or removed *before the last
 //! entry*. It cannot see that entries were cut off the end: a truncated chain is a valid chain.
-//! An external [`Anchor`] (an entry's position and hash, held outside the node) proves
+//! An external [`Anchor`] (an entry's position and hash, as every [`Receipt`] carries) proves
 //! that the chain reached at least that far: see [`verify_with_anchors`]. Nor does it prove
 //! that the key holder logged everything it did; only that what it logged was not changed.
 
@@ -34,12 +34,14 @@ mod error;
 mod hexbytes;
 mod key;
 mod log;
+mod receipt;
 mod verify;
 
 pub use entry::{Anchor, Body, Entry, GENESIS, check_kind};
 pub use error::AuditError;
 pub use key::{AuditKey, AuditPublicKey};
 pub use log::{MAX_PAGE, SCHEMA, append, create_table, export_jsonl, head, page};
+pub use receipt::{QuorumReport, Receipt, ReceiptError, ReceiptFields, Rejection, check_quorum};
 pub use verify::{
     BadEntry, ChainVerifier, Verified, VerifyError, verify, verify_entries, verify_jsonl,
     verify_with_anchors,
