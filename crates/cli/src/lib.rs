@@ -74,6 +74,8 @@ enum Command {
     Transfer(TransferArgs),
     /// Generate a key by DKG across real signer stores, sign, verify, refresh, sign again
     Demo(DemoArgs),
+    /// Validate policy files
+    Policy(PolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +170,25 @@ struct DevArgs {
     /// Seconds a broadcast transaction may wait unmined before its fees are bumped
     #[arg(long, value_name = "SECS", default_value_t = 60, hide = true)]
     bump_after_secs: u64,
+    /// The bootstrap policy of a new deployment (TOML); without it, a permissive development
+    /// policy that allows everything
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct PolicyArgs {
+    #[command(subcommand)]
+    cmd: PolicyCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCmd {
+    /// Validate a policy file; prints its version and hash
+    Check {
+        /// The policy (TOML)
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -256,6 +277,7 @@ where
                     poll_interval_ms: a.eth_poll_ms,
                     bump_after_secs: a.bump_after_secs,
                 }),
+                policy: a.policy,
             };
             dev::run(&options, &mut out)
         }
@@ -287,6 +309,9 @@ where
         Command::Sign(a) => client::run_sign(&a.conn, a.args, &mut out),
         Command::Request(a) => client::run_request(&a.conn, a.cmd, &mut out),
         Command::Asset(a) => client::run_asset(&a.conn, a.cmd, &mut out),
+        Command::Policy(a) => match a.cmd {
+            PolicyCmd::Check { file } => policy_check(&file, &mut out),
+        },
         Command::Transfer(a) => client::run_transfer(&a.conn, a.cmd, &mut out),
         Command::Demo(a) => {
             let options = DemoOptions {
@@ -340,6 +365,25 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `tessera policy check FILE`: exits non-zero, naming the problem, unless FILE is a valid
+/// policy.
+fn policy_check(file: &std::path::Path, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::new(format!("`{}`: {e}", file.display())))?;
+    let policy = tessera_policy::Policy::parse(&text)
+        .map_err(|e| CliError::new(format!("`{}`: {} ({})", file.display(), e.message, e.code)))?;
+    writeln!(
+        out,
+        "{}: valid policy, version {}, hash {}, {} rule(s), {} limit(s)",
+        file.display(),
+        policy.version(),
+        policy.hash(),
+        policy.rules().len(),
+        policy.limits().len()
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

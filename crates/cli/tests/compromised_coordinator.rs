@@ -77,6 +77,7 @@ impl Rogue {
                 method: "POST".into(),
                 path: path.to_owned(),
                 body_hex: hex::encode(body),
+                policy_hash: None,
             },
         )
         .await

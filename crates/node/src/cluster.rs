@@ -11,7 +11,7 @@ use rand_core::{OsRng, RngCore};
 use tessera_coordinator::{LinkError, SessionError, SignerLink, generate_key};
 use tessera_crypto::{Commitment, GroupKey, Signature, SigningPackage};
 use tessera_types::{KeyId, PartyId, Scheme, Threshold};
-use tessera_wire::{PartyMessage, Reply, Request, WireProgress};
+use tessera_wire::{PartyMessage, Reply, Request, WireProgress, WireRuling};
 
 use crate::metrics::Metrics;
 use crate::remote::{KeygenLink, RemoteSigner, UNREACHABLE};
@@ -35,6 +35,8 @@ pub struct ClientRequest {
     pub path: String,
     /// The body.
     pub body: Vec<u8>,
+    /// The policy the coordinator pre-checked it under, if it did.
+    pub policy_hash: Option<String>,
 }
 
 impl From<&crate::gateway_store::RequestRow> for ClientRequest {
@@ -45,7 +47,65 @@ impl From<&crate::gateway_store::RequestRow> for ClientRequest {
             method: row.method.clone(),
             path: row.path.clone(),
             body: row.body.clone(),
+            policy_hash: None,
         }
+    }
+}
+
+/// The signers' rulings on a request, summed up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ruled {
+    /// At least the needed number allow it: these parties.
+    Allowed(Vec<PartyId>),
+    /// Held back: the ruling that explains why.
+    Not(WireRuling),
+}
+
+impl Ruled {
+    /// Sums up the rulings of the signers that registered a request. A signer's ruling absent
+    /// means allowed (an older signer, or a request no rule governs).
+    fn sum(rulings: Vec<(PartyId, Option<WireRuling>)>, need: usize) -> Ruled {
+        let decision = |r: &Option<WireRuling>| {
+            r.as_ref()
+                .map_or("allow", |r| r.decision.as_str())
+                .to_owned()
+        };
+        let allowed: Vec<PartyId> = rulings
+            .iter()
+            .filter(|(_, r)| decision(r) == "allow")
+            .map(|(p, _)| *p)
+            .collect();
+        if allowed.len() >= need {
+            return Ruled::Allowed(allowed);
+        }
+        let held = |what: &str| {
+            rulings
+                .iter()
+                .filter_map(|(_, r)| r.clone())
+                .filter(|r| r.decision == what)
+                .collect::<Vec<_>>()
+        };
+        let waiting = held("pending_approval");
+        if allowed.len().saturating_add(waiting.len()) >= need
+            && let Some(first) = waiting.into_iter().next()
+        {
+            return Ruled::Not(first);
+        }
+        let refused = ["deny", "rejected"]
+            .into_iter()
+            .flat_map(|d| held(d).into_iter())
+            .next();
+        Ruled::Not(refused.unwrap_or_else(|| WireRuling {
+            decision: "deny".into(),
+            reason: Some(format!(
+                "only {} of the signers allow the request; {need} are needed",
+                allowed.len()
+            )),
+            policy_hash: None,
+            approval_group: None,
+            approvals_needed: 0,
+            approvals: 0,
+        }))
     }
 }
 
@@ -63,6 +123,9 @@ pub enum ClusterError {
     /// Not enough signers answered.
     #[error("{0}")]
     Unavailable(String),
+    /// The signers' policy holds the request back: denied, rejected, or waiting for approvals.
+    #[error("{}", .0.reason.as_deref().unwrap_or("the policy holds the request back"))]
+    Ruled(WireRuling),
     /// Signing or key generation failed; `culprits` names the signers to blame.
     #[error("{message}")]
     Failed {
@@ -163,18 +226,31 @@ impl Cluster {
             .unwrap_or(false)
     }
 
-    /// Forwards a client's request to every signer. Returns the parties that registered it;
-    /// fails unless at least `need` did.
+    /// Forwards a client's request to every signer and returns the parties whose ruling allows
+    /// it; fails unless at least `need` do. Fewer than `need` allowing is
+    /// [`ClusterError::Ruled`]: denied, rejected, or waiting for approvals.
     pub async fn register(
         &self,
         req: &ClientRequest,
         need: usize,
     ) -> Result<Vec<PartyId>, ClusterError> {
+        match self.rule(req, need).await? {
+            Ruled::Allowed(parties) => Ok(parties),
+            Ruled::Not(ruling) => Err(ClusterError::Ruled(ruling)),
+        }
+    }
+
+    /// Forwards a client's request to every signer, and sums up their rulings: allowed by at
+    /// least `need` signers (the parties that allow it), or else the ruling that holds it back
+    /// (waiting for approvals when enough signers wait, else denied or rejected). Fails unless
+    /// at least `need` signers registered it.
+    pub async fn rule(&self, req: &ClientRequest, need: usize) -> Result<Ruled, ClusterError> {
         let msg = Request::Register {
             token: req.token.clone(),
             method: req.method.clone(),
             path: req.path.clone(),
             body_hex: hex::encode(&req.body),
+            policy_hash: req.policy_hash.clone(),
         };
         let calls = self.signers.values().map(|s| {
             let msg = &msg;
@@ -201,14 +277,14 @@ impl Cluster {
                 }
             }
         }
-        let mut ok = Vec::new();
+        let mut rulings = Vec::new();
         let mut refusals = Vec::new();
         let mut down = 0usize;
         for (party, result) in results {
             match result {
-                Ok(Reply::Registered { .. }) => {
+                Ok(Reply::Registered { ruling, .. }) => {
                     self.note_ok(party);
-                    ok.push(party);
+                    rulings.push((party, ruling));
                 }
                 Ok(other) => refusals.push((
                     "protocol_error".to_owned(),
@@ -224,17 +300,99 @@ impl Cluster {
                 }
             }
         }
-        if ok.len() >= need {
-            return Ok(ok);
+        if rulings.len() >= need {
+            return Ok(Ruled::sum(rulings, need));
         }
         match refusals.into_iter().next() {
             Some((code, message)) => Err(ClusterError::Refused { code, message }),
             None => Err(ClusterError::Unavailable(format!(
                 "{} of {} signers registered the request ({down} unreachable); {need} are needed",
-                ok.len(),
+                rulings.len(),
                 self.signers.len()
             ))),
         }
+    }
+
+    /// Forwards an approver's verdict to every signer and sums up the rulings it leads to:
+    /// `allow` once at least `need` signers allow the request. Fails unless `need` signers
+    /// recorded it.
+    pub async fn verdict(&self, msg: &Request, need: usize) -> Result<WireRuling, ClusterError> {
+        let calls = self
+            .signers
+            .values()
+            .map(|s| async move { (s.party(), s.call(msg).await) });
+        let mut rulings = Vec::new();
+        let mut refusals = Vec::new();
+        for (party, result) in join_all(calls).await {
+            match result {
+                Ok(Reply::Ruled { ruling, .. }) => {
+                    self.note_ok(party);
+                    rulings.push((party, Some(ruling)));
+                }
+                Ok(other) => refusals.push((
+                    "protocol_error".to_owned(),
+                    format!("{party} answered {other:?}"),
+                )),
+                Err(e) => {
+                    self.note(&e);
+                    if !is_transport(&e) {
+                        refusals.push((e.code, e.message));
+                    }
+                }
+            }
+        }
+        if rulings.len() < need {
+            return Err(match refusals.into_iter().next() {
+                Some((code, message)) => ClusterError::Refused { code, message },
+                None => ClusterError::Unavailable(format!(
+                    "{} of {} signers recorded the verdict; {need} are needed",
+                    rulings.len(),
+                    self.signers.len()
+                )),
+            });
+        }
+        let approvals = rulings
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().map(|r| r.approvals))
+            .max()
+            .unwrap_or(0);
+        Ok(match Ruled::sum(rulings.clone(), need) {
+            Ruled::Allowed(_) => {
+                let mut first = rulings
+                    .into_iter()
+                    .find_map(|(_, r)| r.filter(|r| r.decision == "allow"))
+                    .unwrap_or_else(|| WireRuling {
+                        decision: "allow".into(),
+                        reason: None,
+                        policy_hash: None,
+                        approval_group: None,
+                        approvals_needed: 0,
+                        approvals: 0,
+                    });
+                first.approvals = approvals;
+                first
+            }
+            Ruled::Not(mut r) => {
+                r.approvals = approvals;
+                r
+            }
+        })
+    }
+
+    /// The policy each reachable signer enforces: `(party, version, hash)`.
+    pub async fn policies(&self) -> Vec<(u16, u64, String)> {
+        let calls = self
+            .signers
+            .values()
+            .map(|s| async move { (s.party(), s.call(&Request::Policy).await) });
+        join_all(calls)
+            .await
+            .into_iter()
+            .filter_map(|(party, r)| match r {
+                Ok(Reply::Policy { version, hash }) => Some((party.get(), version, hash)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Generates wallet `key_id` for registered request `request_id` with every signer.

@@ -67,6 +67,10 @@ pub struct SignerConfig {
     /// The Ethereum chain this signer signs transfers for; without it, it signs none.
     #[serde(default)]
     pub ethereum: Option<SignerEthereumSection>,
+    /// The bootstrap policy (TOML): pinned in the store at the first start of a new signer;
+    /// after that the pinned policy is the one in force and this file is not read for it.
+    #[serde(default)]
+    pub policy_file: Option<PathBuf>,
 }
 
 /// A signer's Ethereum rules.
@@ -130,6 +134,11 @@ pub struct CoordinatorConfig {
     /// The Ethereum node transfers go to; without it, transfers are refused.
     #[serde(default)]
     pub ethereum: Option<CoordinatorEthereumSection>,
+    /// The policy the API pre-checks requests with (TOML), so that a client learns of a denial
+    /// without a signing round; the signers decide. Without it, every request goes to the
+    /// signers.
+    #[serde(default)]
+    pub policy_file: Option<PathBuf>,
 }
 
 /// `[ethereum]` of the coordinator: the node it builds, broadcasts and follows transactions
@@ -334,6 +343,9 @@ impl Resolve for SignerConfig {
         if let Some(p) = self.pid_file.as_mut() {
             rebase(p, base);
         }
+        if let Some(p) = self.policy_file.as_mut() {
+            rebase(p, base);
+        }
         self.tls.resolve(base);
         for c in &mut self.clients {
             rebase(&mut c.public_key_file, base);
@@ -358,6 +370,9 @@ impl Resolve for CoordinatorConfig {
 
     fn resolve(&mut self, base: &Path) {
         rebase(&mut self.store, base);
+        if let Some(p) = self.policy_file.as_mut() {
+            rebase(p, base);
+        }
         self.tls.resolve(base);
         for c in &mut self.clients {
             rebase(&mut c.public_key_file, base);
@@ -408,6 +423,23 @@ pub fn clients(path: &Path, sections: &[ClientSection]) -> Result<ClientRegistry
         list.push(Client { id, role, key });
     }
     ClientRegistry::new(list).map_err(|e| err(path, e.to_string()))
+}
+
+/// The policy in `file`, parsed and validated.
+pub fn policy(path: &Path, file: &Path) -> Result<tessera_policy::Policy, ConfigError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| err(path, format!("policy file `{}`: {e}", file.display())))?;
+    tessera_policy::Policy::parse(&text).map_err(|e| {
+        err(
+            path,
+            format!(
+                "policy file `{}`: {} ({})",
+                file.display(),
+                e.message,
+                e.code
+            ),
+        )
+    })
 }
 
 /// The threshold and party set of a cluster section.

@@ -138,8 +138,16 @@ fn open_node(config_path: &Path, cfg: &SignerConfig) -> Result<SignerNode, NodeE
             .map(|e| e.rules())
             .transpose()
             .map_err(|m| NodeError::new("bad_config", m))?,
+        bootstrap_policy: cfg
+            .policy_file
+            .as_deref()
+            .map(|f| config::policy(config_path, f))
+            .transpose()?,
     };
-    Ok(SignerNode::new(signer, rules))
+    let node = SignerNode::new(signer, rules)?;
+    let policy = node.policy();
+    tracing::info!(version = policy.version(), hash = %policy.hash(), "policy in force");
+    Ok(node)
 }
 
 /// This signer's peer key, and a public peer key for every other party of the cluster.
@@ -210,15 +218,49 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
             method,
             path,
             body_hex,
+            policy_hash,
         } => {
             let body = unhex(&body_hex, "body")?;
             let r = node
-                .register(&token, &method, &path, &body, unix_now())
+                .register_checked(
+                    &token,
+                    &method,
+                    &path,
+                    &body,
+                    unix_now(),
+                    policy_hash.as_deref(),
+                )
                 .map_err(signer_err)?;
             Ok(Reply::Registered {
                 request_id: r.request_id,
                 kind: r.intent.kind().to_owned(),
                 wallet: r.intent.wallet().cloned(),
+                ruling: Some(tessera_signer::wire_ruling(&r.ruling, r.approvals)),
+            })
+        }
+        Request::Verdict {
+            token,
+            method,
+            path,
+            body_hex,
+        } => {
+            let body = unhex(&body_hex, "body")?;
+            let (ruling, approvals) = node
+                .verdict(&token, &method, &path, &body, unix_now())
+                .map_err(signer_err)?;
+            let request_id = tessera_wire::Verdict::parse(&method, &path, &body)
+                .map(|v| v.request_id)
+                .map_err(|e| WireError::new(e.code, e.message))?;
+            Ok(Reply::Ruled {
+                request_id,
+                ruling: tessera_signer::wire_ruling(&ruling, approvals),
+            })
+        }
+        Request::Policy => {
+            let policy = node.policy();
+            Ok(Reply::Policy {
+                version: policy.version(),
+                hash: policy.hash().to_string(),
             })
         }
         Request::DkgStart {

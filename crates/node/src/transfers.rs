@@ -60,6 +60,9 @@ pub enum TransferError {
         /// Why.
         message: String,
     },
+    /// The signers' policy holds it back: denied, rejected, or waiting for approvals.
+    #[error("{}", .0.reason.as_deref().unwrap_or("the policy holds the transfer back"))]
+    Held(tessera_wire::WireRuling),
 }
 
 impl TransferError {
@@ -152,6 +155,30 @@ async fn drive_locked(
     if t.status != "pending_approval" {
         return Ok(t);
     }
+    if t.nonce.is_none() {
+        // The policy first: a transfer the signers hold back takes no nonce, so a transfer
+        // waiting for approvals never holds up the ones after it.
+        let request = st
+            .store
+            .request(request_id)?
+            .ok_or_else(|| TransferError::later("store_error", "the request vanished"))?;
+        let w = st
+            .store
+            .wallet(&t.wallet_id)?
+            .ok_or_else(|| TransferError::failed("no_such_key", "the wallet is not known"))?;
+        let need = usize::from(eth_wallet(&w)?.group.threshold().t());
+        match st.cluster.rule(&ClientRequest::from(&request), need).await {
+            Ok(crate::cluster::Ruled::Allowed(_)) => {
+                crate::api::count_row(st, &request);
+            }
+            Ok(crate::cluster::Ruled::Not(r)) => return held(st, request_id, &r),
+            Err(ClusterError::Refused { code, message }) => {
+                st.store.fail_transfer(request_id, &code, &message, true)?;
+                return current(st, request_id);
+            }
+            Err(e) => return Err(TransferError::later("signers_unavailable", e.to_string())),
+        }
+    }
     match sign_first(st, eth, &t).await {
         Ok(signed) => {
             broadcast(st, eth, &signed).await?;
@@ -163,8 +190,26 @@ async fn drive_locked(
             tracing::warn!(request_id, %code, %message, "transfer failed");
             current(st, request_id)
         }
+        Err(TransferError::Held(r)) => held(st, request_id, &r),
         Err(later) => Err(later),
     }
+}
+
+/// Records the policy's hold on a transfer and returns it as it now stands.
+fn held(
+    st: &AppState,
+    request_id: &str,
+    r: &tessera_wire::WireRuling,
+) -> Result<TransferRow, TransferError> {
+    let held = crate::api::hold_ruling(st, request_id, r);
+    let code = match held.status {
+        "pending_approval" => "approval_required",
+        "rejected" => "request_rejected",
+        _ => "policy_denied",
+    };
+    st.store
+        .hold_transfer(request_id, held.status, code, &held.reason)?;
+    current(st, request_id)
 }
 
 fn current(st: &AppState, request_id: &str) -> Result<TransferRow, TransferError> {
@@ -315,6 +360,7 @@ async fn sign_version(
         Err(ClusterError::Failed { code, message, .. }) => {
             return Err(TransferError::Later { code, message });
         }
+        Err(ClusterError::Ruled(r)) => return Err(TransferError::Held(r)),
     };
     if !culprits.is_empty() {
         tracing::warn!(request_id = %t.request_id, ?culprits, "signed after excluding signers that were blamed");

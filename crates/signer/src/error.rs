@@ -54,6 +54,16 @@ pub enum SignerError {
     /// The client's request does not decode into something this signer does.
     #[error(transparent)]
     Intent(#[from] tessera_wire::IntentError),
+    /// The policy refuses: a denied, rejected or unapproved request, an expired approval, or a
+    /// request pre-checked under another policy.
+    #[error("{message}")]
+    Ruling {
+        /// Stable code (`policy_denied`, `approval_required`, `request_rejected`,
+        /// `approval_expired`, `stale_policy`).
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The client may not make this request.
     #[error("{0}")]
     Forbidden(String),
@@ -88,6 +98,7 @@ impl SignerError {
             SignerError::Transaction { code, .. } => code,
             SignerError::Auth(e) => e.code(),
             SignerError::Intent(e) => e.code,
+            SignerError::Ruling { code, .. } => code,
             SignerError::Forbidden(_) => "forbidden",
             SignerError::NotAsked(_) => "not_what_was_asked",
             SignerError::Crypto(e) => e.kind.code(),

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use tessera_auth::{ClientId, ClientRegistry, RequestId, Role, TokenPolicy};
 use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
 use tessera_crypto::{Commitment, GroupKey, SignatureShare, SigningPackage};
-use tessera_store::{AssetRecord, Registration, RequestKind, RequestRecord, RoundOf};
+use tessera_policy::{Policy, RiskLevel};
+use tessera_store::{AssetRecord, Registration, RequestKind, RequestRecord, RoundOf, Ruling};
 use tessera_types::{KeyId, PartyId, Scheme, Threshold};
 use tessera_wire::{Chain, Intent};
 
@@ -39,6 +40,9 @@ pub struct Rules {
     pub peers: PeerKeys,
     /// The Ethereum chain this signer signs transactions for; none: it signs no transfers.
     pub ethereum: Option<EthereumRules>,
+    /// The policy of a new deployment: pinned at the first start, after which only the policy
+    /// pinned in the store counts. A signer with neither refuses to start.
+    pub bootstrap_policy: Option<Policy>,
 }
 
 /// A registered request, as [`SignerNode::register`] returns it.
@@ -50,19 +54,32 @@ pub struct Registered {
     pub intent: Intent,
     /// Whether it was already registered (the same token, forwarded again).
     pub again: bool,
+    /// This signer's ruling on it under its policy.
+    pub ruling: Ruling,
+    /// Approvals recorded so far.
+    pub approvals: u32,
 }
 
 /// A [`Signer`] that acts only on registered client requests.
 #[derive(Debug)]
 pub struct SignerNode {
-    signer: Signer,
-    rules: Rules,
+    pub(crate) signer: Signer,
+    pub(crate) rules: Rules,
+    pub(crate) policy: Policy,
+    pub(crate) risk: RiskLevel,
 }
 
 impl SignerNode {
-    /// Wraps `signer` with `rules`.
-    pub fn new(signer: Signer, rules: Rules) -> Self {
-        Self { signer, rules }
+    /// Wraps `signer` with `rules`, and loads the policy pinned in its store (pinning
+    /// `rules.bootstrap_policy` on a new signer).
+    pub fn new(mut signer: Signer, rules: Rules) -> Result<Self, SignerError> {
+        let policy = Self::load_policy(signer.store_mut(), rules.bootstrap_policy.as_ref())?;
+        Ok(Self {
+            signer,
+            rules,
+            policy,
+            risk: RiskLevel::Normal,
+        })
     }
 
     /// The signer inside, for reopening it under other rules.
@@ -90,7 +107,8 @@ impl SignerNode {
         self.signer.store().boot().unwrap_or(0)
     }
 
-    /// Verifies a client's signed request and registers it durably. `now` is Unix seconds.
+    /// Verifies a client's signed request, rules on it under this signer's policy and registers
+    /// it durably with its ruling. `now` is Unix seconds.
     pub fn register(
         &mut self,
         token: &str,
@@ -99,9 +117,25 @@ impl SignerNode {
         body: &[u8],
         now: i64,
     ) -> Result<Registered, SignerError> {
+        self.register_checked(token, method, path, body, now, None)
+    }
+
+    /// [`SignerNode::register`], refusing (`stale_policy`, nothing registered) when
+    /// `policy_hash`, the policy the coordinator pre-checked the request under, is not the one
+    /// in force here.
+    pub fn register_checked(
+        &mut self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: i64,
+        policy_hash: Option<&str>,
+    ) -> Result<Registered, SignerError> {
         if let Some(again) = self.registered_again(token, method, path, body)? {
             return Ok(again);
         }
+        self.check_policy_hash(policy_hash)?;
         let verified = tessera_auth::verify(
             token,
             &self.rules.clients,
@@ -186,13 +220,18 @@ impl SignerNode {
             registered_at: now,
             rounds: 0,
             signature: None,
+            ruling: Ruling::unruled(),
         };
-        let again = self.signer.store_mut().register_request(&record)? == Registration::Again;
+        let facts = self.facts(verified.client.id.as_str(), &intent, now)?;
+        let (registration, ruling) = self.register_ruled(&record, facts)?;
         self.apply(&request_id, &intent)?;
+        let approvals = self.approvals(&request_id)?;
         Ok(Registered {
             request_id,
             intent,
-            again,
+            again: registration == Registration::Again,
+            ruling,
+            approvals,
         })
     }
 
@@ -236,7 +275,7 @@ impl SignerNode {
         Ok(())
     }
 
-    fn ethereum(&self) -> Result<EthereumRules, SignerError> {
+    pub(crate) fn ethereum(&self) -> Result<EthereumRules, SignerError> {
         self.rules.ethereum.ok_or_else(|| SignerError::Transaction {
             code: "chain_not_configured",
             message: format!(
@@ -269,10 +308,13 @@ impl SignerNode {
         }
         let intent = Intent::parse(method, path, body, &id)?;
         self.apply(&rec.request_id, &intent)?;
+        let approvals = self.approvals(&rec.request_id)?;
         Ok(Some(Registered {
             request_id: rec.request_id,
             intent,
             again: true,
+            ruling: rec.ruling,
+            approvals,
         }))
     }
 
@@ -389,6 +431,7 @@ impl SignerNode {
             )));
         }
         self.check_client(&req, Role::Trader)?;
+        self.check_allowed(&req)?;
         // Checked here before the nonce leaves the pool, and again, atomically, with it.
         let closed = |reason: String| {
             Err(tessera_store::StoreError::RequestClosed {
@@ -455,6 +498,7 @@ impl SignerNode {
             )));
         }
         self.check_client(&req, Role::Trader)?;
+        self.check_allowed(&req)?;
         let (hash, max_rounds) = match (req.kind, unsigned_tx) {
             (RequestKind::Sign, None) => {
                 let hash: [u8; 32] = req

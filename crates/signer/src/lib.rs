@@ -18,9 +18,11 @@
 
 mod error;
 pub mod eth;
+pub mod facts;
 mod guard;
 mod node;
 pub mod peer;
+mod ruling;
 
 pub use error::SignerError;
 pub use eth::EthereumRules;
@@ -29,3 +31,4 @@ pub use node::{
     EcdsaProgress, MAX_ECDSA_SESSIONS, MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer,
     package_digest,
 };
+pub use ruling::{SpendHistory, wire_ruling};

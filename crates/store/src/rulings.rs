@@ -226,6 +226,22 @@ impl Store {
         Ok(ruling)
     }
 
+    /// The token of `approver`'s verdict on a request, if it gave one.
+    pub fn verdict_token(
+        &self,
+        request_id: &str,
+        approver: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT token FROM approvals WHERE request_id = ?1 AND approver = ?2",
+                params![request_id, approver],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The verdicts recorded on a request, oldest first.
     pub fn verdicts(&self, request_id: &str) -> Result<Vec<VerdictRecord>, StoreError> {
         let mut stmt = self.conn.prepare(

@@ -136,9 +136,10 @@ fn cluster(dir: &std::path::Path, keys: &Keys) -> (Vec<SignerNode>, KeyId, Group
                 peers: tessera_signer::peer::PeerKeys::new(s.party(), &peer_keys[i].0, &publics)
                     .unwrap(),
                 ethereum: None,
+                bootstrap_policy: Some(tessera_policy::Policy::permissive_dev()),
             };
             all_rules.push(rules.clone());
-            SignerNode::new(s, rules)
+            SignerNode::new(s, rules).unwrap()
         })
         .collect();
     let body = br#"{"name":"hot","scheme":"frost-ed25519"}"#;
@@ -221,7 +222,7 @@ fn spent_rounds_and_dropped_clients_are_refused_before_a_nonce_is_touched() {
     let mut fewer = rules[1].clone();
     fewer.clients = registry(&keys, false);
     let node2 = nodes.remove(1);
-    let mut node2 = SignerNode::new(node2.into_signer(), fewer);
+    let mut node2 = SignerNode::new(node2.into_signer(), fewer).unwrap();
     let c2 = node2.commit(&key, 1).unwrap().pop().unwrap();
     let c3 = nodes[1].commit(&key, 1).unwrap().pop().unwrap();
     let package = SigningPackage::new(b"pay bob", vec![c2, c3]).unwrap();

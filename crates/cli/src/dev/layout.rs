@@ -76,6 +76,8 @@ pub(super) struct Layout {
     pub signers: Vec<SignerLayout>,
     pub coordinator_config: PathBuf,
     pub clients: Vec<DevClient>,
+    /// What `tessera dev` prints about the policy.
+    pub policy_line: String,
 }
 
 fn io(what: &Path, e: impl std::fmt::Display) -> CliError {
@@ -147,6 +149,8 @@ pub(super) fn prepare(
             opts.signers
         )));
     }
+    let (policy_file, policy_line) =
+        super::policy::bootstrap(&dir, opts.policy.as_deref(), existing != 0)?;
     let pki = dir.join("pki");
     let mut nodes = vec!["coordinator".to_owned()];
     nodes.extend((1..=opts.signers).map(|n| format!("signer-{n}")));
@@ -235,10 +239,11 @@ pub(super) fn prepare(
             "# Written by `tessera dev`; rewritten at each start.\n\
              party = {n}\nlisten = \"{listen}\"\nstore = {store}\npassphrase_file = {pass}\n\
              kdf = \"{kdf}\"\ncoordinators = [\"coordinator\"]\npid_file = {pid}\n\
-             peer_key_file = {peer_key}\n\n\
+             peer_key_file = {peer_key}\npolicy_file = {policy}\n\n\
              [tls]\nca = {ca}\ncert = {cert}\nkey = {key}\n\n\
              [cluster]\nthreshold = {t}\nparties = [{parties}]\n{peers_toml}{client_toml}",
             peer_key = q(&sdir.join("peer.key")),
+            policy = q(&policy_file),
             store = q(&sdir.join("signer.sqlite")),
             pass = q(&pass),
             pid = q(&sdir.join("pid")),
@@ -268,9 +273,10 @@ pub(super) fn prepare(
     let coordinator_config = dir.join("coordinator.toml");
     let text = format!(
         "# Written by `tessera dev`; rewritten at each start.\n\
-         listen = \"{listen}\"\nstore = {store}\nthreshold = {t}\n\n\
+         listen = \"{listen}\"\nstore = {store}\nthreshold = {t}\npolicy_file = {policy}\n\n\
          [tls]\nca = {ca}\ncert = {cert}\nkey = {key}\n{signer_toml}{client_toml}",
         listen = opts.listen,
+        policy = q(&policy_file),
         store = q(&dir.join("coordinator.sqlite")),
         t = opts.threshold,
         ca = q(&pki.join("ca.pem")),
@@ -294,6 +300,7 @@ pub(super) fn prepare(
         signers,
         coordinator_config,
         clients,
+        policy_line,
     })
 }
 

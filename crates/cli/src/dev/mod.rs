@@ -5,6 +5,7 @@
 //! restarted; the coordinator keeps serving with the others meanwhile.
 
 mod layout;
+mod policy;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub struct DevOptions {
     pub fast_kdf: bool,
     /// The Ethereum node, if any.
     pub ethereum: Option<DevEthereum>,
+    /// The bootstrap policy of a new deployment; none: the permissive development policy.
+    pub policy: Option<PathBuf>,
 }
 
 /// Which Ethereum node `tessera dev` uses and how it follows transactions.
@@ -119,6 +122,7 @@ async fn run_async(opts: &DevOptions, out: &mut dyn Write) -> Result<(), CliErro
             e.rpc_url, e.chain_id, e.settings.confirmations
         )?;
     }
+    writeln!(out, "{}", layout.policy_line)?;
     writeln!(
         out,
         "tessera dev: {} of {} signers ready, API at {api_url}\n\

@@ -54,10 +54,26 @@ pub struct WalletList {
 pub struct SignResponse {
     /// The request's id.
     pub request_id: String,
-    /// `signed`.
+    /// `signed`; or, held back by the policy, `denied`, `pending_approval` or `rejected`.
     pub status: String,
-    /// The signature, lower-case hex. ECDSA: 65 bytes `r || s || v`, `v` in {27, 28}.
+    /// The signature, lower-case hex. ECDSA: 65 bytes `r || s || v`, `v` in {27, 28}. Absent
+    /// unless `signed`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub signature_hex: String,
+    /// Why the policy holds the request back, naming the rule or limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl SignResponse {
+    fn held(request_id: &str, held: super::policy::Held) -> Self {
+        SignResponse {
+            request_id: request_id.to_owned(),
+            status: held.status.to_owned(),
+            signature_hex: String::new(),
+            reason: Some(held.reason),
+        }
+    }
 }
 
 /// A request and its outcome.
@@ -82,6 +98,10 @@ pub struct RequestView {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorView>,
+    /// Why the policy holds it back (`denied`, `pending_approval`, `rejected`), naming the rule
+    /// or limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -200,6 +220,17 @@ pub(super) fn cluster_err(e: &ClusterError) -> ApiError {
         ClusterError::Failed { code, message, .. } => {
             ApiError::new(StatusCode::BAD_GATEWAY, code.clone(), message.clone())
         }
+        ClusterError::Ruled(r) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            if r.decision == "pending_approval" {
+                "approval_required"
+            } else {
+                "policy_denied"
+            },
+            r.reason
+                .clone()
+                .unwrap_or_else(|| "the policy holds the request back".into()),
+        ),
     }
 }
 
@@ -413,7 +444,14 @@ pub async fn sign(
         .begin(&row, &v.claims.jti, v.claims.exp)
         .map_err(store_err)?
     {
-        Begin::New => row,
+        Begin::New => {
+            if let Some(held) =
+                super::policy::precheck(&st, v.client.id.as_str(), &intent, &row.request_id)?
+            {
+                return Ok(Json(SignResponse::held(&row.request_id, held)));
+            }
+            row
+        }
         Begin::Existing(earlier) => *earlier,
     };
     // Detached, like key generation: a signature the signers gave is recorded even if the
@@ -429,7 +467,7 @@ pub async fn sign(
 
 /// Signs request `request_id` unless it is signed already, and records the result. One at a
 /// time per request.
-async fn sign_recorded(
+pub(super) async fn sign_recorded(
     st: &Arc<AppState>,
     request_id: &str,
     w: &WalletRow,
@@ -447,7 +485,11 @@ async fn sign_recorded(
             request_id: current.request_id,
             status: "signed".into(),
             signature_hex: hex::encode(sig),
+            reason: None,
         });
+    }
+    if let Some(held) = final_ruling(&current) {
+        return Ok(SignResponse::held(&current.request_id, held));
     }
     let group = GroupKey::from_bytes(&w.group_key).map_err(ApiError::internal)?;
     let key_id = KeyId::new(&w.id).map_err(ApiError::internal)?;
@@ -470,6 +512,7 @@ async fn sign_recorded(
             st.store
                 .signed(&current.request_id, sig.to_bytes())
                 .map_err(store_err)?;
+            super::policy::count_row(st, &current);
             if !culprits.is_empty() {
                 tracing::warn!(request_id = %current.request_id, ?culprits, "signed after excluding signers that sent bad shares");
             }
@@ -481,10 +524,28 @@ async fn sign_recorded(
                 request_id: current.request_id,
                 status: "signed".into(),
                 signature_hex: hex::encode(sig.to_bytes()),
+                reason: None,
             })
         }
+        Err(ClusterError::Ruled(r)) => Ok(SignResponse::held(
+            &current.request_id,
+            super::policy::hold(st, &current.request_id, &r),
+        )),
         Err(e) => Err(fail(st, &current.request_id, &e)),
     }
+}
+
+/// The policy's final word on a request, if it has one: `denied` and `rejected` never change.
+pub(super) fn final_ruling(row: &RequestRow) -> Option<super::policy::Held> {
+    let status = match row.status.as_str() {
+        "denied" => "denied",
+        "rejected" => "rejected",
+        _ => return None,
+    };
+    Some(super::policy::Held {
+        status,
+        reason: row.error_message.clone().unwrap_or_default(),
+    })
 }
 
 /// [`sign_recorded`] for an ECDSA wallet: `message` is the 32-byte hash the request names
@@ -519,6 +580,7 @@ pub(super) async fn ecdsa_sign_recorded(
             st.store
                 .signed(&current.request_id, &sig)
                 .map_err(store_err)?;
+            super::policy::count_row(st, current);
             if !culprits.is_empty() {
                 tracing::warn!(request_id = %current.request_id, ?culprits, "signed after excluding signers that were blamed");
             }
@@ -526,8 +588,13 @@ pub(super) async fn ecdsa_sign_recorded(
                 request_id: current.request_id.clone(),
                 status: "signed".into(),
                 signature_hex: hex::encode(sig),
+                reason: None,
             })
         }
+        Err(ClusterError::Ruled(r)) => Ok(SignResponse::held(
+            &current.request_id,
+            super::policy::hold(st, &current.request_id, &r),
+        )),
         Err(e) => Err(fail(st, &current.request_id, &e)),
     }
 }
@@ -549,6 +616,11 @@ pub async fn get_request(
         .map_err(store_err)?
         .filter(|row| v.client.role == Role::Admin || row.client == v.client.id.as_str())
         .ok_or_else(|| ApiError::not_found(format!("no request `{id}`")))?;
+    let held = matches!(
+        row.status.as_str(),
+        "denied" | "pending_approval" | "rejected"
+    );
+    let reason = row.error_message.clone().filter(|_| held);
     let error = match (row.error_code, row.error_message) {
         (Some(code), Some(message)) if row.status == "failed" => Some(ErrorView { code, message }),
         _ => None,
@@ -562,6 +634,7 @@ pub async fn get_request(
         idempotency_key: row.idempotency_key,
         signature_hex: row.signature.map(hex::encode),
         error,
+        reason,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }))

@@ -8,6 +8,8 @@
 mod error;
 mod handlers;
 pub mod openapi;
+mod policy;
+mod resume;
 mod rpc;
 mod transfers;
 
@@ -26,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::unix_now;
 
 pub use error::ApiError;
+pub(crate) use policy::{count_row, hold as hold_ruling};
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -45,6 +48,8 @@ pub struct AppState {
     pub inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The Ethereum node, when one is configured.
     pub ethereum: Option<Arc<crate::transfers::Ethereum>>,
+    /// The policy the API pre-checks requests with; the signers decide under their own.
+    pub policy: Option<Arc<tessera_policy::Policy>>,
 }
 
 impl AppState {
@@ -73,6 +78,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/wallets/{id}/sign", post(handlers::sign))
         .route("/v1/wallets/{id}/rpc", post(rpc::rpc))
         .route("/v1/requests/{id}", get(handlers::get_request))
+        .route("/v1/requests/{id}/approve", post(policy::approve))
+        .route("/v1/requests/{id}/reject", post(policy::reject))
+        .route("/v1/policy", get(policy::get_policy))
         .route(
             "/v1/assets",
             post(transfers::add_asset).get(transfers::list_assets),

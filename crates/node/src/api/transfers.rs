@@ -249,7 +249,21 @@ pub async fn create_transfer(
         .begin_transfer(&row, &v.claims.jti, v.claims.exp, &transfer)
         .map_err(store_err)?
     {
-        Begin::New => row.request_id,
+        Begin::New => {
+            let client = v.client.id.as_str();
+            if let Some(held) = super::policy::precheck(&st, client, &intent, &row.request_id)? {
+                st.store
+                    .hold_transfer(&row.request_id, held.status, "policy_denied", &held.reason)
+                    .map_err(store_err)?;
+                let t = st
+                    .store
+                    .transfer(&row.request_id)
+                    .map_err(store_err)?
+                    .ok_or_else(|| ApiError::internal("the transfer vanished"))?;
+                return Ok(Json(transfer_view(t)));
+            }
+            row.request_id
+        }
         Begin::Existing(earlier) => earlier.request_id,
     };
     // Detached: a transaction the signers signed is recorded and broadcast even if the client
@@ -271,6 +285,9 @@ pub async fn create_transfer(
         Err(TransferError::Failed { code, message }) => {
             Err(ApiError::new(StatusCode::BAD_GATEWAY, code, message))
         }
+        Err(TransferError::Held(r)) => Err(super::handlers::cluster_err(
+            &crate::cluster::ClusterError::Ruled(r),
+        )),
     }
 }
 

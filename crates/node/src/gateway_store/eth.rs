@@ -415,6 +415,39 @@ impl GatewayStore {
         })
     }
 
+    /// Records the policy's hold on a transfer that has no nonce yet: `denied` or `rejected`
+    /// end it (`denied`, nothing was signed, no nonce is held); `pending_approval` keeps it
+    /// waiting, with the reason.
+    pub fn hold_transfer(
+        &self,
+        request_id: &str,
+        status: &str,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), GatewayError> {
+        let transfer_status = if status == "pending_approval" {
+            "pending_approval"
+        } else {
+            "denied"
+        };
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE transfers SET status = ?2, reason = ?3, updated_at = ?4
+                 WHERE request_id = ?1 AND status = 'pending_approval' AND nonce IS NULL",
+                params![request_id, transfer_status, reason, unix_now()],
+            )?;
+            tx.execute(
+                "UPDATE requests SET status = ?2, error_code = ?3, error_message = ?4,
+                     updated_at = ?5
+                 WHERE request_id = ?1 AND status IN ('pending', 'failed', 'pending_approval')",
+                params![request_id, status, code, reason, unix_now()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// Records a new transfer in the same transaction as its request (see
     /// [`GatewayStore::begin`]).
     pub(super) fn insert_transfer(tx: &Transaction<'_>, t: &TransferRow) -> rusqlite::Result<()> {

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS requests (
     path            TEXT NOT NULL,
     body            BLOB NOT NULL,
     token           TEXT NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('pending', 'signed', 'created', 'failed')),
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'signed', 'created', 'failed',
+                                                 'denied', 'pending_approval', 'rejected')),
     signature       BLOB,
     error_code      TEXT,
     error_message   TEXT,
@@ -56,6 +57,37 @@ CREATE TABLE IF NOT EXISTS used_tokens (
 );
 CREATE INDEX IF NOT EXISTS used_tokens_exp ON used_tokens (exp);
 ";
+
+/// The version `PRAGMA user_version` records once the schema above is in place.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Brings a store written by an earlier release up to [`SCHEMA_VERSION`], in one transaction.
+/// Version 1: requests may be `denied`, `pending_approval` or `rejected` by the policy; SQLite
+/// cannot change a CHECK in place, so the table is rebuilt.
+fn migrate(conn: &Connection) -> Result<(), GatewayError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let has_requests: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests')",
+        [],
+        |r| r.get(0),
+    )?;
+    if version >= 1 || !has_requests {
+        return Ok(());
+    }
+    let columns = "request_id, client, kind, wallet_id, idempotency_key, body_sha256, method, \
+                   path, body, token, status, signature, error_code, error_message, created_at, \
+                   updated_at";
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         ALTER TABLE requests RENAME TO requests_v0;
+         {SCHEMA}
+         INSERT INTO requests ({columns}) SELECT {columns} FROM requests_v0;
+         DROP TABLE requests_v0;
+         PRAGMA user_version = 1;
+         COMMIT;"
+    ))?;
+    Ok(())
+}
 
 /// A store failure, or a request the store refuses.
 #[derive(Debug, thiserror::Error)]
@@ -173,8 +205,11 @@ impl GatewayStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&conn)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(eth::SCHEMA)?;
+        conn.execute_batch(tessera_store::spend::SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -319,6 +354,75 @@ impl GatewayStore {
                 params![request_id, code, message, unix_now()],
             )?;
             Ok(())
+        })
+    }
+
+    /// Records the signers' ruling on a request that they hold back: `denied`, `rejected` (both
+    /// final) or `pending_approval`, with `code` and the reason naming the rule or limit.
+    pub fn ruled(
+        &self,
+        request_id: &str,
+        status: &str,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), GatewayError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE requests SET status = ?2, error_code = ?3, error_message = ?4,
+                     updated_at = ?5
+                 WHERE request_id = ?1 AND status IN ('pending', 'failed', 'pending_approval')",
+                params![request_id, status, code, reason, unix_now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A request whose approvals are in goes back to `pending`, to be signed.
+    pub fn approved(&self, request_id: &str) -> Result<(), GatewayError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE requests SET status = 'pending', error_code = NULL, error_message = NULL,
+                     updated_at = ?2
+                 WHERE request_id = ?1 AND status = 'pending_approval'",
+                params![request_id, unix_now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Runs `f` on the store's connection: the policy pre-check reads its `spend` history.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, GatewayError>,
+    ) -> Result<T, GatewayError> {
+        self.with(|c| f(c))
+    }
+
+    /// Records what a request the signers did not deny counts against the limits, for the
+    /// pre-check of later requests (once: a request already counted is left as it is).
+    pub fn count_spend(
+        &self,
+        facts: &tessera_store::spend::SpendFacts,
+    ) -> Result<(), GatewayError> {
+        self.with(|c| {
+            let counted: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM spend WHERE request_id = ?1)",
+                params![facts.request_id],
+                |r| r.get(0),
+            )?;
+            if !counted {
+                tessera_store::spend::record(c, facts)
+                    .map_err(|e| GatewayError::Corrupt(e.to_string()))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Stops counting a rejected request.
+    pub fn forget_spend(&self, request_id: &str) -> Result<(), GatewayError> {
+        self.with(|c| {
+            tessera_store::spend::forget(c, request_id)
+                .map_err(|e| GatewayError::Corrupt(e.to_string()))
         })
     }
 
@@ -514,5 +618,47 @@ mod tests {
             s.use_token("trader", "fresh", 1_000),
             Err(GatewayError::Replay(_))
         ));
+    }
+
+    #[test]
+    fn a_store_from_before_the_policy_migrates_and_keeps_its_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        {
+            let old = SCHEMA.replace(
+                "'failed',\n                                                 'denied', 'pending_approval', 'rejected')",
+                "'failed')",
+            );
+            assert_ne!(old, SCHEMA, "the old CHECK is rebuilt from the current one");
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(&old).unwrap();
+            c.execute(
+                "INSERT INTO requests (request_id, client, kind, wallet_id, idempotency_key,
+                     body_sha256, method, path, body, token, status, created_at, updated_at)
+                 VALUES ('r1', 'trader', 'sign', 'w-1', 'k', 'a', 'POST', '/p', x'7b7d', 't',
+                     'pending', 1, 1)",
+                [],
+            )
+            .unwrap();
+            assert!(
+                c.execute("UPDATE requests SET status = 'denied'", [])
+                    .is_err()
+            );
+        }
+        let s = GatewayStore::open(&path).unwrap();
+        s.ruled("r1", "denied", "policy_denied", "rule `no` denies")
+            .unwrap();
+        let r = s.request("r1").unwrap().unwrap();
+        assert_eq!(
+            (r.status.as_str(), r.idempotency_key.as_deref()),
+            ("denied", Some("k"))
+        );
+        // The unique idempotency key survived the rebuild.
+        assert!(matches!(
+            s.begin(&row("r2", "k", "a"), "j2", 100).unwrap(),
+            Begin::Existing(_)
+        ));
+        drop(s);
+        GatewayStore::open(&path).unwrap();
     }
 }

@@ -140,8 +140,9 @@ pub fn cluster(dir: &std::path::Path, keys: &Keys) -> (Vec<SignerNode>, KeyId, G
                     chain_id: CHAIN,
                     max_tx_fee_wei: 10_000_000 * GWEI,
                 }),
+                bootstrap_policy: Some(tessera_policy::Policy::permissive_dev()),
             };
-            SignerNode::new(s, rules)
+            SignerNode::new(s, rules).unwrap()
         })
         .collect();
     let body = br#"{"name":"hot","scheme":"ecdsa-secp256k1","chain":"ethereum"}"#;

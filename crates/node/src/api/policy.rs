@@ -1,0 +1,381 @@
+//! The policy at the API: the pre-check, the signers' rulings in answers, approvals and
+//! rejections, and `GET /v1/policy`.
+//!
+//! The coordinator pre-checks a request under its copy of the policy so that a client learns of
+//! a denial without a signing round; the signers decide, each under the policy pinned in its
+//! own store, and only what they decide is final. An approval or rejection is the approver's
+//! own signed request, forwarded to every signer, which verifies it itself.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use tessera_auth::Role;
+use tessera_eth::Address;
+use tessera_policy::{Policy, RiskLevel};
+use tessera_signer::facts::{AssetBook, policy_request};
+use tessera_store::spend::SpendFacts;
+use tessera_wire::{Intent, Request as WireRequest, WireRuling};
+use utoipa::ToSchema;
+
+use super::handlers::{cluster_err, read_access, store_err};
+use super::{ApiError, AppState, Received, authenticate};
+use crate::cluster::ClusterError;
+use crate::gateway_store::GatewayStore;
+use crate::unix_now;
+
+/// A request the policy holds back, as the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// `denied`, `pending_approval` or `rejected`.
+    pub status: &'static str,
+    /// Why, naming the rule or limit.
+    pub reason: String,
+}
+
+/// The answer's status for a signer's decision.
+fn status_of(decision: &str) -> (&'static str, &'static str) {
+    match decision {
+        "pending_approval" => ("pending_approval", "approval_required"),
+        "rejected" => ("rejected", "request_rejected"),
+        _ => ("denied", "policy_denied"),
+    }
+}
+
+/// Records the signers' ruling on a request they hold back, and what the client is told.
+pub(crate) fn hold(st: &AppState, request_id: &str, ruling: &WireRuling) -> Held {
+    let (status, code) = status_of(&ruling.decision);
+    let reason = match (status, &ruling.approval_group) {
+        ("pending_approval", Some(group)) => format!(
+            "{}: {} of {} approvals from `{group}`",
+            ruling.reason.as_deref().unwrap_or("approvals required"),
+            ruling.approvals,
+            ruling.approvals_needed
+        ),
+        _ => ruling
+            .reason
+            .clone()
+            .unwrap_or_else(|| "the policy holds the request back".into()),
+    };
+    if let Err(e) = st.store.ruled(request_id, status, code, &reason) {
+        tracing::error!(request_id, error = %e, "cannot record a ruling");
+    }
+    if status == "rejected"
+        && let Err(e) = st.store.forget_spend(request_id)
+    {
+        tracing::error!(request_id, error = %e, "cannot stop counting a rejected request");
+    }
+    if status == "pending_approval"
+        && let Ok(Some(row)) = st.store.request(request_id)
+    {
+        count_row(st, &row);
+    }
+    tracing::info!(request_id, status, %reason, "the policy holds a request back");
+    Held { status, reason }
+}
+
+/// [`count`] for a stored request.
+pub(crate) fn count_row(st: &AppState, row: &crate::gateway_store::RequestRow) {
+    let Ok((client, claims)) = tessera_auth::verify_signature_only(&row.token, &st.clients) else {
+        return;
+    };
+    let id = tessera_auth::RequestId::derive(&client.id, &claims.jti);
+    if let Ok(intent) = Intent::parse(&row.method, &row.path, &row.body, &id) {
+        count(st, client.id.as_str(), &intent, &row.request_id);
+    }
+}
+
+/// The pre-check: the coordinator's copy of the policy, with its own record of what earlier
+/// requests counted against the limits. `Some` when it denies: the request then reaches no
+/// signer. Without a policy configured here, every request goes to the signers.
+pub(crate) fn precheck(
+    st: &AppState,
+    client: &str,
+    intent: &Intent,
+    request_id: &str,
+) -> Result<Option<Held>, ApiError> {
+    let Some(policy) = st.policy.as_deref() else {
+        return Ok(None);
+    };
+    let Some(facts) = request_facts(st, client, intent)? else {
+        return Ok(None);
+    };
+    let decision = st
+        .store
+        .read(|c| {
+            Ok(tessera_policy::evaluate(
+                &facts,
+                policy,
+                &tessera_signer::SpendHistory(c),
+                RiskLevel::Normal,
+            ))
+        })
+        .map_err(store_err)?;
+    if decision.action != tessera_policy::Action::Deny {
+        return Ok(None);
+    }
+    let reason = decision.reason();
+    if let Err(e) = st
+        .store
+        .ruled(request_id, "denied", "policy_denied", &reason)
+    {
+        tracing::error!(request_id, error = %e, "cannot record a denial");
+    }
+    tracing::info!(request_id, %reason, "pre-check denied a request");
+    Ok(Some(Held {
+        status: "denied",
+        reason,
+    }))
+}
+
+/// Remembers what a request the signers did not deny counts against the limits, for the
+/// pre-checks of the requests after it.
+pub(crate) fn count(st: &AppState, client: &str, intent: &Intent, request_id: &str) {
+    let facts = match request_facts(st, client, intent) {
+        Ok(Some(f)) => f,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(request_id, error = %e.message, "cannot count a request for the pre-check");
+            return;
+        }
+    };
+    let spend = SpendFacts {
+        request_id: request_id.to_owned(),
+        at: facts.at,
+        client: facts.client,
+        wallet: facts.wallet,
+        destination: facts.to,
+        asset: facts.asset,
+        amount: facts.amount.map(|a| a.base_units.to_string()),
+    };
+    if let Err(e) = st.store.count_spend(&spend) {
+        tracing::warn!(request_id, error = %e, "cannot count a request for the pre-check");
+    }
+}
+
+fn request_facts(
+    st: &AppState,
+    client: &str,
+    intent: &Intent,
+) -> Result<Option<tessera_policy::Request>, ApiError> {
+    let chain_id = st.ethereum.as_ref().map_or(0, |e| e.chain_id);
+    policy_request(
+        client,
+        intent,
+        unix_now(),
+        chain_id,
+        &GatewayBook(&st.store),
+    )
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code, e.message))
+}
+
+/// The coordinator's asset registry, as the pre-check looks assets up.
+struct GatewayBook<'s>(&'s GatewayStore);
+
+impl AssetBook for GatewayBook<'_> {
+    fn decimals(&self, symbol: &str) -> Result<Option<u8>, String> {
+        if symbol == tessera_wire::NATIVE_SYMBOL {
+            return Ok(Some(tessera_wire::NATIVE_DECIMALS));
+        }
+        Ok(self
+            .0
+            .asset(symbol)
+            .map_err(|e| e.to_string())?
+            .map(|a| a.decimals))
+    }
+
+    fn token_at(&self, contract: &Address) -> Result<Option<(String, u8)>, String> {
+        let contract = format!("{contract:#x}");
+        Ok(self
+            .0
+            .assets()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|a| a.contract.eq_ignore_ascii_case(&contract))
+            .map(|a| (a.symbol, a.decimals)))
+    }
+}
+
+/// Where a request stands after an approver's verdict.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerdictView {
+    /// The request.
+    pub request_id: String,
+    /// `pending_approval`, `pending` (approved: being signed), or `rejected`.
+    pub status: String,
+    /// Approvals recorded, as the signers count them.
+    pub approvals: u32,
+    /// Approvals needed.
+    pub approvals_needed: u32,
+    /// Why it stands there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/requests/{id}/approve` (approver).
+#[utoipa::path(post, path = "/v1/requests/{id}/approve", request_body = tessera_wire::VerdictBody,
+    security(("client_jwt" = [])),
+    params(("id" = String, Path, description = "request id")),
+    responses((status = 200, body = VerdictView), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn approve(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    r: Received,
+) -> Result<Json<VerdictView>, ApiError> {
+    verdict(st, id, r).await
+}
+
+/// `POST /v1/requests/{id}/reject` (approver).
+#[utoipa::path(post, path = "/v1/requests/{id}/reject", request_body = tessera_wire::VerdictBody,
+    security(("client_jwt" = [])),
+    params(("id" = String, Path, description = "request id")),
+    responses((status = 200, body = VerdictView), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
+        (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
+pub async fn reject(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    r: Received,
+) -> Result<Json<VerdictView>, ApiError> {
+    verdict(st, id, r).await
+}
+
+async fn verdict(
+    st: Arc<AppState>,
+    id: String,
+    r: Received,
+) -> Result<Json<VerdictView>, ApiError> {
+    let v = authenticate(&st, &r, &[Role::Approver])?;
+    tessera_wire::Verdict::parse(&r.method, &r.path, &r.body)
+        .map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    let row = st
+        .store
+        .request(&id)
+        .map_err(store_err)?
+        .ok_or_else(|| ApiError::not_found(format!("no request `{id}`")))?;
+    st.store
+        .use_token(v.client.id.as_str(), &v.claims.jti, v.claims.exp)
+        .map_err(store_err)?;
+    let need = usize::from(st.cluster.threshold().t());
+    let msg = WireRequest::Verdict {
+        token: r.token.clone(),
+        method: r.method.clone(),
+        path: r.path.clone(),
+        body_hex: hex::encode(&r.body),
+    };
+    let ruling = st
+        .cluster
+        .verdict(&msg, need)
+        .await
+        .map_err(|e| verdict_err(&e))?;
+    let view = |status: &str, reason: Option<String>| VerdictView {
+        request_id: id.clone(),
+        status: status.to_owned(),
+        approvals: ruling.approvals,
+        approvals_needed: ruling.approvals_needed,
+        reason,
+    };
+    if ruling.decision == "allow" {
+        st.store.approved(&id).map_err(store_err)?;
+        tracing::info!(request_id = %id, "approvals complete; signing");
+        super::resume::resume(&st, row);
+        return Ok(Json(view("pending", ruling.reason.clone())));
+    }
+    let held = hold(&st, &id, &ruling);
+    Ok(Json(view(held.status, Some(held.reason))))
+}
+
+fn verdict_err(e: &ClusterError) -> ApiError {
+    match e {
+        ClusterError::Refused { code, message } => {
+            let status = match code.as_str() {
+                "forbidden" => StatusCode::FORBIDDEN,
+                "unknown_request" => StatusCode::NOT_FOUND,
+                "request_closed" | "approval_expired" | "replayed_request" => StatusCode::CONFLICT,
+                c if c.starts_with("invalid_") || c == "not_a_verdict" => StatusCode::BAD_REQUEST,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            ApiError::new(status, code.clone(), format!("signers refused: {message}"))
+        }
+        other => cluster_err(other),
+    }
+}
+
+/// The policy in force, as `GET /v1/policy` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyView {
+    /// The version the signers enforce (the one most of them report).
+    pub version: u64,
+    /// Its hash, 64 lower-case hex: SHA-256 over a domain tag and the policy file's bytes.
+    pub hash: String,
+    /// The policy the coordinator pre-checks with, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precheck_hash: Option<String>,
+    /// What each signer that answered enforces.
+    pub signers: Vec<SignerPolicyView>,
+}
+
+/// One signer's policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignerPolicyView {
+    /// The signer's party.
+    pub party: u16,
+    /// The version it enforces.
+    pub version: u64,
+    /// Its hash.
+    pub hash: String,
+}
+
+/// `GET /v1/policy`: the version and hash of the policy the signers enforce.
+#[utoipa::path(get, path = "/v1/policy", security(("client_jwt" = [])),
+    responses((status = 200, body = PolicyView), (status = 401, body = super::error::ErrorBody),
+        (status = 503, body = super::error::ErrorBody)))]
+pub async fn get_policy(
+    State(st): State<Arc<AppState>>,
+    r: Received,
+) -> Result<Json<PolicyView>, ApiError> {
+    read_access(&st, &r)?;
+    let signers = st.cluster.policies().await;
+    let mut counts: Vec<((u64, String), usize)> = Vec::new();
+    for (_, version, hash) in &signers {
+        match counts
+            .iter_mut()
+            .find(|(k, _)| k.0 == *version && &k.1 == hash)
+        {
+            Some((_, n)) => *n += 1,
+            None => counts.push(((*version, hash.clone()), 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let precheck_hash = st.policy.as_deref().map(|p: &Policy| p.hash().to_string());
+    let ((version, hash), _) = match counts.into_iter().next() {
+        Some(top) => top,
+        None => match st.policy.as_deref() {
+            Some(p) => ((p.version(), p.hash().to_string()), 0),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "signers_unavailable",
+                    "no signer reported its policy",
+                ));
+            }
+        },
+    };
+    Ok(Json(PolicyView {
+        version,
+        hash,
+        precheck_hash,
+        signers: signers
+            .into_iter()
+            .map(|(party, version, hash)| SignerPolicyView {
+                party,
+                version,
+                hash,
+            })
+            .collect(),
+    }))
+}
