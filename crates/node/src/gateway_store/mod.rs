@@ -635,7 +635,7 @@ mod tests {
             c.execute(
                 "INSERT INTO requests (request_id, client, kind, wallet_id, idempotency_key,
                      body_sha256, method, path, body, token, status, created_at, updated_at)
-                 VALUES ('r1', 'trader', 'sign', 'w-1', 'k', 'a', 'POST', '/p', x'7b7d', 't',
+                 VALUES ('r1', 'trader', 'sign', 'w-1', 'k', 'a', 'POST', '/v1/wallets/w-1/sign', x'7b7d', 't',
                      'pending', 1, 1)",
                 [],
             )
