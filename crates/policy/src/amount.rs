@@ -75,6 +75,12 @@ pub(crate) fn percent_of(max: U256, share: u8) -> U256 {
     q * share + r * share / hundred
 }
 
+/// `share` percent of a count, rounded down, the same way.
+pub(crate) fn percent_of_count(max: u64, share: u8) -> u64 {
+    let share = u64::from(share.min(100));
+    (max / 100) * share + (max % 100) * share / 100
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +151,9 @@ mod tests {
         assert_eq!(percent_of(n("7"), 0), U256::ZERO);
         assert_eq!(percent_of(U256::MAX, 100), U256::MAX);
         assert_eq!(percent_of(U256::MAX, 50), U256::MAX / U256::from(2u8));
+        assert_eq!(percent_of_count(15, 50), 7);
+        assert_eq!(percent_of_count(15, 10), 1);
+        assert_eq!(percent_of_count(u64::MAX, 100), u64::MAX);
+        assert_eq!(percent_of_count(u64::MAX, 10), u64::MAX / 10);
     }
 }

@@ -3,7 +3,7 @@
 
 use tessera_eth::{U256, format_amount};
 
-use crate::amount::percent_of;
+use crate::amount::{percent_of, percent_of_count};
 use crate::decision::{Action, Decision};
 use crate::history::{History, Usage, UsageQuery};
 use crate::model::{Cap, Limit, Policy, Rule, RuleAction, Scope, TypedDataMatch};
@@ -173,7 +173,7 @@ impl Facts<'_> {
             },
         };
         let percent = policy.risk_percent(risk);
-        let per = format!("per {} `{value}` in {}", limit.scope, limit.window);
+        let per = || format!("per {} `{value}` in {}", limit.scope, limit.window);
         match &limit.cap {
             Cap::Amount(max) => {
                 let (Some(asset), Some(amount)) = (request.asset.as_deref(), request.amount) else {
@@ -196,8 +196,9 @@ impl Facts<'_> {
                 }
                 let show = |units: U256| format!("{} {asset}", format_amount(units, decimals));
                 Err(format!(
-                    "limit `{name}` allows {} {per}: {} used, this request is {}",
+                    "limit `{name}` allows {} {}: {} used, this request is {}",
                     scaled(show(cap), &show(max_units), percent, risk),
+                    per(),
                     show(used),
                     show(amount.base_units),
                 ))
@@ -206,13 +207,14 @@ impl Facts<'_> {
                 // Without `assets`, every request counts, whatever its asset.
                 let asset = limit.assets.as_ref().and(request.asset.as_deref());
                 let used = self.usage(limit, value, asset, history)?.requests;
-                let cap = count_percent_of(*max, percent);
+                let cap = percent_of_count(*max, percent);
                 if used < cap {
                     return Ok(());
                 }
                 Err(format!(
-                    "limit `{name}` allows {} requests {per}: {used} used, this request would be one more",
+                    "limit `{name}` allows {} requests {}: {used} used, this request would be one more",
                     scaled(cap.to_string(), &max.to_string(), percent, risk),
+                    per(),
                 ))
             }
         }
@@ -263,12 +265,6 @@ fn listed(list: Option<&[String]>, value: Option<&str>) -> bool {
         (Some(list), Some(value)) => list.iter().any(|l| l == value),
         (Some(_), None) => false,
     }
-}
-
-/// `share` percent of a count, rounded down.
-fn count_percent_of(max: u64, share: u8) -> u64 {
-    let share = u64::from(share.min(100));
-    (max / 100) * share + (max % 100) * share / 100
 }
 
 /// A cap as shown in a reason: the figure, and the full maximum when risk scaled it.
