@@ -1,0 +1,73 @@
+//! Tessera's signing policy: a TOML file, checked when read. No I/O. The file format is described
+//! in full, with an example, in `docs/POLICY.md`.
+//!
+//! # The file
+//!
+//! `version` (a number the operators choose, at least 1), `[address_books]` (named lists of
+//! addresses), `[groups]` (named lists of approvers), `[[rules]]` (tried in order), `[[limits]]`
+//! (rolling caps), and optionally `[approvals] expire_after` (default `24h`) and
+//! `[risk] elevated_percent`, `critical_percent` (defaults 50 and 10).
+//!
+//! A rule sets any of `clients`, `wallets`, `kinds`, `chains`, `assets` (lists), `to` (an address
+//! book), `max_amount` (per request, in the asset's units; needs `assets`), `hours` (UTC,
+//! `HH:MM-HH:MM`, start inside, end outside, may wrap past midnight), and `typed_data` (tables of
+//! `domains`, `verifying_contracts`, `primary_types`), and one `action`: `"allow"`, `"deny"` or
+//! `{ approvals = { group = "ops", count = 2 } }`. It matches when everything it sets matches. A
+//! rule without `kinds` matches every kind except `raw`: raw signing is denied unless a rule lists
+//! `raw`.
+//!
+//! A limit has a `name`, a `scope` (`wallet`, `client` or `destination`), optional `assets` (each
+//! listed asset is capped separately), a `window` (`<n>s|m|h|d`, 1 second to 366 days) and exactly
+//! one of `max_amount` (in the asset's units; needs `assets`) and `max_requests`.
+//!
+//! # Error codes of [`Policy::parse`]
+//!
+//! | code | meaning |
+//! |---|---|
+//! | `invalid_toml` | not TOML, or a value of the wrong type (the message has the line and column) |
+//! | `unknown_field` | a field this format does not have |
+//! | `missing_field` | a required field (`name`, `action`, `scope`, `window`) is missing |
+//! | `invalid_version` | `version` missing or below 1 |
+//! | `invalid_name` | a rule, limit, group or address book name outside `[a-z0-9][a-z0-9._-]*`, 64 at most |
+//! | `duplicate_name` | two rules or limits with one name (they share a namespace) |
+//! | `invalid_list` | an empty list, an empty entry, or an entry listed twice |
+//! | `invalid_kind` | a kind other than `transfer`, `raw`, `typed_data`, `message` |
+//! | `invalid_address` | an address that is not `0x` and 40 hex digits, or has a wrong EIP-55 checksum |
+//! | `unknown_address_book` | a rule's `to` names no address book |
+//! | `invalid_group` | a group without members or with a member listed twice |
+//! | `unknown_group` | an approvals action names no group |
+//! | `invalid_action` | an action that is not `"allow"`, `"deny"` or approvals with 1 <= count <= group size |
+//! | `invalid_amount` | an amount that is not an exact positive decimal such as `"1.5"` |
+//! | `invalid_hours` | `hours` that is not `HH:MM-HH:MM`, or starts where it ends |
+//! | `invalid_window` | a `window` or `expire_after` that is not `<n>s|m|h|d` from 1 second to 366 days |
+//! | `invalid_rule` | `max_amount` without `assets`, or `typed_data` with `kinds` that leave it out |
+//! | `invalid_limit` | a bad `scope`, not exactly one of `max_amount` and `max_requests`, `max_requests` below 1, or `max_amount` without `assets` |
+//! | `invalid_risk` | a percentage outside 0..=100, or `critical_percent` above `elevated_percent` |
+//!
+//! Outside the file, [`Kind`]'s and [`RiskLevel`]'s `FromStr` use `invalid_kind` and
+//! `invalid_risk`, and [`PolicyHash`]'s uses `invalid_hash`.
+
+mod amount;
+mod dev;
+mod error;
+mod file;
+mod hash;
+mod model;
+mod parse;
+mod request;
+mod time;
+
+#[cfg(test)]
+mod parse_tests;
+
+pub use amount::PolicyAmount;
+pub use dev::PERMISSIVE_DEV_POLICY;
+pub use error::PolicyError;
+pub use hash::PolicyHash;
+pub use model::{AddressBook, Cap, Group, Limit, Policy, Rule, RuleAction, Scope};
+pub use parse::{
+    DEFAULT_APPROVALS_EXPIRE_AFTER, DEFAULT_CRITICAL_PERCENT, DEFAULT_ELEVATED_PERCENT,
+};
+pub use request::{AssetAmount, Kind, Request, RiskLevel, TypedDataFacts};
+pub use tessera_eth::U256;
+pub use time::{Hours, Window};
