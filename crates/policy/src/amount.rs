@@ -66,6 +66,21 @@ impl fmt::Display for PolicyAmount {
     }
 }
 
+/// `share` percent of `max`, rounded down, without overflow: with `max = 100q + r` it is
+/// `q * share + r * share / 100`, each part at most `max`.
+pub(crate) fn percent_of(max: U256, share: u8) -> U256 {
+    let hundred = U256::from(100u8);
+    let share = U256::from(share.min(100));
+    let (q, r) = (max / hundred, max % hundred);
+    q * share + r * share / hundred
+}
+
+/// `share` percent of a count, rounded down, the same way.
+pub(crate) fn percent_of_count(max: u64, share: u8) -> u64 {
+    let share = u64::from(share.min(100));
+    (max / 100) * share + (max % 100) * share / 100
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +141,19 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn percent_of_rounds_down_and_never_overflows() {
+        assert_eq!(percent_of(n("3"), 50), n("1"));
+        assert_eq!(percent_of(n("1000"), 10), n("100"));
+        assert_eq!(percent_of(n("1999"), 10), n("199"));
+        assert_eq!(percent_of(n("7"), 0), U256::ZERO);
+        assert_eq!(percent_of(U256::MAX, 100), U256::MAX);
+        assert_eq!(percent_of(U256::MAX, 50), U256::MAX / U256::from(2u8));
+        assert_eq!(percent_of_count(15, 50), 7);
+        assert_eq!(percent_of_count(15, 10), 1);
+        assert_eq!(percent_of_count(u64::MAX, 100), u64::MAX);
+        assert_eq!(percent_of_count(u64::MAX, 10), u64::MAX / 10);
     }
 }

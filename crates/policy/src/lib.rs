@@ -1,5 +1,33 @@
-//! Tessera's signing policy: a TOML file, checked when read. No I/O. The file format is described
-//! in full, with an example, in `docs/POLICY.md`.
+//! Tessera's signing policy: a TOML file, checked when read, and a pure evaluation of one request
+//! against it and the usage so far. No I/O and no clock: the caller passes the request's time and a
+//! [`History`] of earlier requests. The file format is described in full, with an example, in
+//! `docs/POLICY.md`.
+//!
+//! ```
+//! use tessera_policy::{evaluate, Kind, MemoryHistory, Policy, Request, RiskLevel};
+//!
+//! let policy = Policy::parse(r#"
+//! version = 1
+//! [[rules]]
+//! name = "sign-messages"
+//! kinds = ["message"]
+//! action = "allow"
+//! "#).unwrap();
+//! let request = Request {
+//!     client: "trader".into(),
+//!     wallet: "hot-1".into(),
+//!     kind: Kind::Message,
+//!     chain: None,
+//!     asset: None,
+//!     to: None,
+//!     amount: None,
+//!     typed_data: None,
+//!     at: 1_700_000_000,
+//! };
+//! let decision = evaluate(&request, &policy, &MemoryHistory::new(), RiskLevel::Normal);
+//! assert!(decision.is_allowed());
+//! assert_eq!(decision.matched_rule.as_deref(), Some("sign-messages"));
+//! ```
 //!
 //! # The file
 //!
@@ -19,6 +47,13 @@
 //! A limit has a `name`, a `scope` (`wallet`, `client` or `destination`), optional `assets` (each
 //! listed asset is capped separately), a `window` (`<n>s|m|h|d`, 1 second to 366 days) and exactly
 //! one of `max_amount` (in the asset's units; needs `assets`) and `max_requests`.
+//!
+//! # The evaluation
+//!
+//! [`evaluate`]: the first rule that matches decides; no match is a deny. When the rule allows or
+//! asks for approvals, every limit that applies must have room for the request within the window
+//! `(at - window, at]`, its maximum scaled down by the risk level, or the request is denied naming
+//! the limit. Any error inside is a deny. [`History`] says which requests a usage store must count.
 //!
 //! # Error codes of [`Policy::parse`]
 //!
@@ -48,22 +83,30 @@
 //! `invalid_risk`, and [`PolicyHash`]'s uses `invalid_hash`.
 
 mod amount;
+mod decision;
 mod dev;
 mod error;
+mod eval;
 mod file;
 mod hash;
+mod history;
 mod model;
 mod parse;
 mod request;
 mod time;
 
 #[cfg(test)]
+mod eval_tests;
+#[cfg(test)]
 mod parse_tests;
 
 pub use amount::PolicyAmount;
+pub use decision::{Action, Decision};
 pub use dev::PERMISSIVE_DEV_POLICY;
 pub use error::PolicyError;
+pub use eval::evaluate;
 pub use hash::PolicyHash;
+pub use history::{History, HistoryError, MemoryHistory, Usage, UsageQuery};
 pub use model::{AddressBook, Cap, Group, Limit, Policy, Rule, RuleAction, Scope};
 pub use parse::{
     DEFAULT_APPROVALS_EXPIRE_AFTER, DEFAULT_CRITICAL_PERCENT, DEFAULT_ELEVATED_PERCENT,
