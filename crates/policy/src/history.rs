@@ -1,17 +1,4 @@
 //! What limits are checked against: the usage so far, asked through the [`History`] trait.
-//!
-//! # What a History counts
-//!
-//! Every request that was registered with a decision other than deny (allowed, or waiting for
-//! approvals), at its registration time (`Request::at`), whether or not it was later approved,
-//! signed or broadcast. Denied requests are not counted. A request waiting for approvals is
-//! counted from its registration, so that approving it later cannot overrun a limit; one whose
-//! approvals expired may stop being counted.
-//!
-//! [`History::usage`] counts the recorded requests that fit the [`UsageQuery`]: recorded after
-//! `since` (exclusive) — including any recorded at a time later than the request being evaluated,
-//! as happens when clocks step back; counting them keeps every window within its limit whatever
-//! the order of registration — for the query's scope value and asset.
 
 use tessera_eth::U256;
 
@@ -59,7 +46,20 @@ impl HistoryError {
     }
 }
 
-/// The usage so far: see the [module documentation](self) for what must be counted.
+/// The usage so far, as the limits see it.
+///
+/// # What a History counts
+///
+/// Every request that was registered with a decision other than deny (allowed, or waiting for
+/// approvals), at its registration time (`Request::at`), whether or not it was later approved,
+/// signed or broadcast. Denied requests are not counted. A request waiting for approvals counts
+/// from its registration, so that approving it later cannot overrun a limit; one whose approvals
+/// expired may stop counting.
+///
+/// [`History::usage`] counts the recorded requests that fit the [`UsageQuery`]: recorded strictly
+/// after `since`, for the query's scope value, and in the query's asset when it names one. That
+/// includes requests recorded at a time later than the request being evaluated (clocks step back):
+/// counting them keeps every window within its limit whatever the order of registration.
 pub trait History {
     /// What the requests that fit `query` add up to.
     fn usage(&self, query: &UsageQuery<'_>) -> Result<Usage, HistoryError>;

@@ -45,7 +45,7 @@
 //! `raw`.
 //!
 //! A limit has a `name`, a `scope` (`wallet`, `client` or `destination`), optional `assets` (each
-//! listed asset is capped separately), a `window` (`<n>s|m|h|d`, 1 second to 366 days) and exactly
+//! listed asset is capped separately), a `window` (such as `30s`, `15m`, `1h`, `7d`: 1 second to 366 days) and exactly
 //! one of `max_amount` (in the asset's units; needs `assets`) and `max_requests`.
 //!
 //! # The evaluation
@@ -74,7 +74,7 @@
 //! | `invalid_action` | an action that is not `"allow"`, `"deny"` or approvals with 1 <= count <= group size |
 //! | `invalid_amount` | an amount that is not an exact positive decimal such as `"1.5"` |
 //! | `invalid_hours` | `hours` that is not `HH:MM-HH:MM`, or starts where it ends |
-//! | `invalid_window` | a `window` or `expire_after` that is not `<n>s|m|h|d` from 1 second to 366 days |
+//! | `invalid_window` | a `window` or `expire_after` that is not a length such as `30s`, `15m`, `1h` or `7d`, from 1 second to 366 days |
 //! | `invalid_rule` | `max_amount` without `assets`, or `typed_data` with `kinds` that leave it out |
 //! | `invalid_limit` | a bad `scope`, not exactly one of `max_amount` and `max_requests`, `max_requests` below 1, or `max_amount` without `assets` |
 //! | `invalid_risk` | a percentage outside 0..=100, or `critical_percent` above `elevated_percent` |
