@@ -98,6 +98,8 @@ mod time;
 #[cfg(test)]
 mod eval_tests;
 #[cfg(test)]
+mod limit_tests;
+#[cfg(test)]
 mod parse_tests;
 
 pub use amount::PolicyAmount;
