@@ -52,6 +52,27 @@ impl From<&crate::gateway_store::RequestRow> for ClientRequest {
     }
 }
 
+/// The signers' answers to a message that returns a ruling, sorted.
+struct Answers {
+    rulings: Vec<(PartyId, Option<WireRuling>)>,
+    refusal: Option<(String, String)>,
+    down: usize,
+}
+
+impl Answers {
+    /// Fewer than `need` of `total` signers `did` it: the first refusal, else unavailable.
+    fn too_few(self, did: &str, need: usize, total: usize) -> ClusterError {
+        match self.refusal {
+            Some((code, message)) => ClusterError::Refused { code, message },
+            None => ClusterError::Unavailable(format!(
+                "{} of {total} signers {did} ({} unreachable); {need} are needed",
+                self.rulings.len(),
+                self.down
+            )),
+        }
+    }
+}
+
 /// The signers' rulings on a request, summed up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ruled {
@@ -277,40 +298,53 @@ impl Cluster {
                 }
             }
         }
-        let mut rulings = Vec::new();
-        let mut refusals = Vec::new();
-        let mut down = 0usize;
+        let answers = self.rulings_of(results, |reply| match reply {
+            Reply::Registered { ruling, .. } => Some(ruling.clone()),
+            _ => None,
+        });
+        if answers.rulings.len() >= need {
+            return Ok(Ruled::sum(answers.rulings, need));
+        }
+        Err(answers.too_few("registered the request", need, self.signers.len()))
+    }
+
+    /// Sorts the signers' answers: the rulings `pick` finds in them (noting each signer up),
+    /// the first refusal, and how many were unreachable (noting each signer's failure).
+    fn rulings_of(
+        &self,
+        results: Vec<(PartyId, Result<Reply, LinkError>)>,
+        pick: impl Fn(&Reply) -> Option<Option<WireRuling>>,
+    ) -> Answers {
+        let mut answers = Answers {
+            rulings: Vec::new(),
+            refusal: None,
+            down: 0,
+        };
         for (party, result) in results {
-            match result {
-                Ok(Reply::Registered { ruling, .. }) => {
-                    self.note_ok(party);
-                    rulings.push((party, ruling));
-                }
-                Ok(other) => refusals.push((
-                    "protocol_error".to_owned(),
-                    format!("{party} answered {other:?}"),
-                )),
+            let refusal = match result {
+                Ok(reply) => match pick(&reply) {
+                    Some(ruling) => {
+                        self.note_ok(party);
+                        answers.rulings.push((party, ruling));
+                        continue;
+                    }
+                    None => (
+                        "protocol_error".to_owned(),
+                        format!("{party} answered {reply:?}"),
+                    ),
+                },
                 Err(e) => {
                     self.note(&e);
                     if is_transport(&e) {
-                        down += 1;
-                    } else {
-                        refusals.push((e.code, e.message));
+                        answers.down += 1;
+                        continue;
                     }
+                    (e.code, e.message)
                 }
-            }
+            };
+            answers.refusal.get_or_insert(refusal);
         }
-        if rulings.len() >= need {
-            return Ok(Ruled::sum(rulings, need));
-        }
-        match refusals.into_iter().next() {
-            Some((code, message)) => Err(ClusterError::Refused { code, message }),
-            None => Err(ClusterError::Unavailable(format!(
-                "{} of {} signers registered the request ({down} unreachable); {need} are needed",
-                rulings.len(),
-                self.signers.len()
-            ))),
-        }
+        answers
     }
 
     /// Forwards an approver's verdict to every signer and sums up the rulings it leads to:
@@ -321,36 +355,14 @@ impl Cluster {
             .signers
             .values()
             .map(|s| async move { (s.party(), s.call(msg).await) });
-        let mut rulings = Vec::new();
-        let mut refusals = Vec::new();
-        for (party, result) in join_all(calls).await {
-            match result {
-                Ok(Reply::Ruled { ruling, .. }) => {
-                    self.note_ok(party);
-                    rulings.push((party, Some(ruling)));
-                }
-                Ok(other) => refusals.push((
-                    "protocol_error".to_owned(),
-                    format!("{party} answered {other:?}"),
-                )),
-                Err(e) => {
-                    self.note(&e);
-                    if !is_transport(&e) {
-                        refusals.push((e.code, e.message));
-                    }
-                }
-            }
+        let answers = self.rulings_of(join_all(calls).await, |reply| match reply {
+            Reply::Ruled { ruling, .. } => Some(Some(ruling.clone())),
+            _ => None,
+        });
+        if answers.rulings.len() < need {
+            return Err(answers.too_few("recorded the verdict", need, self.signers.len()));
         }
-        if rulings.len() < need {
-            return Err(match refusals.into_iter().next() {
-                Some((code, message)) => ClusterError::Refused { code, message },
-                None => ClusterError::Unavailable(format!(
-                    "{} of {} signers recorded the verdict; {need} are needed",
-                    rulings.len(),
-                    self.signers.len()
-                )),
-            });
-        }
+        let rulings = answers.rulings;
         let approvals = rulings
             .iter()
             .filter_map(|(_, r)| r.as_ref().map(|r| r.approvals))

@@ -245,12 +245,9 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
             body_hex,
         } => {
             let body = unhex(&body_hex, "body")?;
-            let (ruling, approvals) = node
+            let (request_id, ruling, approvals) = node
                 .verdict(&token, &method, &path, &body, unix_now())
                 .map_err(signer_err)?;
-            let request_id = tessera_wire::Verdict::parse(&method, &path, &body)
-                .map(|v| v.request_id)
-                .map_err(|e| WireError::new(e.code, e.message))?;
             Ok(Reply::Ruled {
                 request_id,
                 ruling: tessera_signer::wire_ruling(&ruling, approvals),

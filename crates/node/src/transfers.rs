@@ -202,13 +202,8 @@ fn held(
     r: &tessera_wire::WireRuling,
 ) -> Result<TransferRow, TransferError> {
     let held = crate::api::hold_ruling(st, request_id, r);
-    let code = match held.status {
-        "pending_approval" => "approval_required",
-        "rejected" => "request_rejected",
-        _ => "policy_denied",
-    };
     st.store
-        .hold_transfer(request_id, held.status, code, &held.reason)?;
+        .hold_transfer(request_id, held.status, held.code, &held.reason)?;
     current(st, request_id)
 }
 

@@ -115,7 +115,8 @@ impl SignerNode {
     /// Verifies an approver's signed verdict on a request waiting for approvals and records it.
     /// The approver must be configured here as an `approver` and be a member of the group the
     /// request's ruling named, under the policy it was ruled by; a request's approvals expire
-    /// after the policy's `[approvals] expire_after`.
+    /// after the policy's `[approvals] expire_after`. Returns the request's id, its ruling and
+    /// the approvals recorded.
     pub fn verdict(
         &mut self,
         token: &str,
@@ -123,7 +124,7 @@ impl SignerNode {
         path: &str,
         body: &[u8],
         now: i64,
-    ) -> Result<(Ruling, u32), SignerError> {
+    ) -> Result<(String, Ruling, u32), SignerError> {
         let parsed = tessera_wire::Verdict::parse(method, path, body)?;
         let req = self.request(&parsed.request_id)?;
         // The same verdict forwarded again after its token expired: answered from the record.
@@ -136,7 +137,7 @@ impl SignerNode {
                 == Some(token)
         {
             let approvals = self.approvals(&parsed.request_id)?;
-            return Ok((req.ruling, approvals));
+            return Ok((parsed.request_id, req.ruling, approvals));
         }
         let verified = tessera_auth::verify(
             token,
@@ -201,7 +202,7 @@ impl SignerNode {
             at: now,
         })?;
         let approvals = self.approvals(&parsed.request_id)?;
-        Ok((ruling, approvals))
+        Ok((parsed.request_id, ruling, approvals))
     }
 
     pub(crate) fn approvals(&self, request_id: &str) -> Result<u32, SignerError> {
@@ -288,7 +289,8 @@ pub fn wire_ruling(ruling: &Ruling, approvals: u32) -> WireRuling {
     }
 }
 
-fn spend_facts(request_id: &str, facts: &Request) -> SpendFacts {
+/// What a request counts against the limits, as a store's `spend` table records it.
+pub fn spend_facts(request_id: &str, facts: &Request) -> SpendFacts {
     SpendFacts {
         request_id: request_id.to_owned(),
         at: facts.at,

@@ -537,13 +537,14 @@ pub(super) async fn sign_recorded(
 
 /// The policy's final word on a request, if it has one: `denied` and `rejected` never change.
 pub(super) fn final_ruling(row: &RequestRow) -> Option<super::policy::Held> {
-    let status = match row.status.as_str() {
-        "denied" => "denied",
-        "rejected" => "rejected",
+    let (status, code) = match row.status.as_str() {
+        "denied" => ("denied", "policy_denied"),
+        "rejected" => ("rejected", "request_rejected"),
         _ => return None,
     };
     Some(super::policy::Held {
         status,
+        code,
         reason: row.error_message.clone().unwrap_or_default(),
     })
 }

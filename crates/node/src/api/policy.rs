@@ -16,7 +16,6 @@ use tessera_auth::Role;
 use tessera_eth::Address;
 use tessera_policy::{Policy, RiskLevel};
 use tessera_signer::facts::{AssetBook, policy_request};
-use tessera_store::spend::SpendFacts;
 use tessera_wire::{Intent, Request as WireRequest, WireRuling};
 use utoipa::ToSchema;
 
@@ -31,6 +30,8 @@ use crate::unix_now;
 pub(crate) struct Held {
     /// `denied`, `pending_approval` or `rejected`.
     pub status: &'static str,
+    /// The stable code: `policy_denied`, `approval_required` or `request_rejected`.
+    pub code: &'static str,
     /// Why, naming the rule or limit.
     pub reason: String,
 }
@@ -73,18 +74,30 @@ pub(crate) fn hold(st: &AppState, request_id: &str, ruling: &WireRuling) -> Held
         count_row(st, &row);
     }
     tracing::info!(request_id, status, %reason, "the policy holds a request back");
-    Held { status, reason }
+    Held {
+        status,
+        code,
+        reason,
+    }
 }
 
 /// [`count`] for a stored request.
 pub(crate) fn count_row(st: &AppState, row: &crate::gateway_store::RequestRow) {
-    let Ok((client, claims)) = tessera_auth::verify_signature_only(&row.token, &st.clients) else {
-        return;
-    };
-    let id = tessera_auth::RequestId::derive(&client.id, &claims.jti);
-    if let Ok(intent) = Intent::parse(&row.method, &row.path, &row.body, &id) {
-        count(st, client.id.as_str(), &intent, &row.request_id);
+    if let Ok((client, intent)) = stored_intent(st, row) {
+        count(st, &client, &intent, &row.request_id);
     }
+}
+
+/// The client and what a stored request asks for, decoded again from its token and body.
+pub(crate) fn stored_intent(
+    st: &AppState,
+    row: &crate::gateway_store::RequestRow,
+) -> Result<(String, Intent), String> {
+    let (client, claims) =
+        tessera_auth::verify_signature_only(&row.token, &st.clients).map_err(|e| e.to_string())?;
+    let id = tessera_auth::RequestId::derive(&client.id, &claims.jti);
+    let intent = Intent::parse(&row.method, &row.path, &row.body, &id).map_err(|e| e.message)?;
+    Ok((client.id.to_string(), intent))
 }
 
 /// The pre-check: the coordinator's copy of the policy, with its own record of what earlier
@@ -126,6 +139,7 @@ pub(crate) fn precheck(
     tracing::info!(request_id, %reason, "pre-check denied a request");
     Ok(Some(Held {
         status: "denied",
+        code: "policy_denied",
         reason,
     }))
 }
@@ -141,16 +155,10 @@ pub(crate) fn count(st: &AppState, client: &str, intent: &Intent, request_id: &s
             return;
         }
     };
-    let spend = SpendFacts {
-        request_id: request_id.to_owned(),
-        at: facts.at,
-        client: facts.client,
-        wallet: facts.wallet,
-        destination: facts.to,
-        asset: facts.asset,
-        amount: facts.amount.map(|a| a.base_units.to_string()),
-    };
-    if let Err(e) = st.store.count_spend(&spend) {
+    if let Err(e) = st
+        .store
+        .count_spend(&tessera_signer::spend_facts(request_id, &facts))
+    {
         tracing::warn!(request_id, error = %e, "cannot count a request for the pre-check");
     }
 }

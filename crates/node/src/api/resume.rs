@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use tessera_types::Scheme;
-use tessera_wire::Intent;
 
 use super::AppState;
 use crate::gateway_store::RequestRow;
@@ -36,10 +35,7 @@ async fn resume_now(st: &Arc<AppState>, row: &RequestRow) -> Result<(), String> 
     if row.path.ends_with("/rpc") {
         return Err("JSON-RPC calls are not resumed; the client asks again".into());
     }
-    let (client, claims) =
-        tessera_auth::verify_signature_only(&row.token, &st.clients).map_err(|e| e.to_string())?;
-    let id = tessera_auth::RequestId::derive(&client.id, &claims.jti);
-    let intent = Intent::parse(&row.method, &row.path, &row.body, &id).map_err(|e| e.message)?;
+    let (_, intent) = super::policy::stored_intent(st, row)?;
     let Some(wallet) = intent.wallet() else {
         return Err("the request names no wallet".into());
     };

@@ -253,7 +253,7 @@ pub async fn create_transfer(
             let client = v.client.id.as_str();
             if let Some(held) = super::policy::precheck(&st, client, &intent, &row.request_id)? {
                 st.store
-                    .hold_transfer(&row.request_id, held.status, "policy_denied", &held.reason)
+                    .hold_transfer(&row.request_id, held.status, held.code, &held.reason)
                     .map_err(store_err)?;
                 let t = st
                     .store
