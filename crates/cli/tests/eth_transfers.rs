@@ -59,6 +59,19 @@ fn mine(url: &str, blocks: u64) {
     rpc(url, "anvil_mine", json!([format!("{blocks:#x}")]));
 }
 
+/// The receipt of a transaction sent to the node. Anvil mines a sent transaction on its own,
+/// but the receipt can trail the hash by a moment, so this waits (up to ten seconds) for it.
+fn receipt_of(url: &str, hash: &Value) -> Value {
+    for _ in 0..100 {
+        let receipt = rpc(url, "eth_getTransactionReceipt", json!([hash]));
+        if !receipt.is_null() {
+            return receipt;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no receipt for {hash} after ten seconds");
+}
+
 fn eth_wallet(c: &impl Api, name: &str) -> Value {
     let (status, w) = c.call(
         "admin-1",
@@ -260,7 +273,7 @@ fn ether_and_token_transfers_confirm_on_a_real_node() {
         "eth_sendTransaction",
         json!([{"from": deployer, "data": format!("0x{}", hex::encode(data))}]),
     );
-    let receipt = rpc(&url, "eth_getTransactionReceipt", json!([hash]));
+    let receipt = receipt_of(&url, &hash);
     let contract = receipt["contractAddress"].as_str().unwrap().to_owned();
     let asset = json!({"symbol": "TUSD", "chain": "ethereum", "contract": contract, "decimals": 6});
     let (status, a) = dev.call("admin-1", "POST", "/v1/assets", Some(&asset));
