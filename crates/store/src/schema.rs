@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The newest schema this build writes.
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 pub(crate) const V1: &str = "
 CREATE TABLE meta (
@@ -175,6 +175,47 @@ CREATE TABLE policies (
 );
 ";
 
+/// v6: circuit breakers, risk and the audit log. `breakers` holds the state of the deployment's
+/// breaker (scope `deployment`) and of each wallet's (scope `wallet:<id>`); `breaker_events` every
+/// trip, reset vote, reset and risk change, with who asked (an admin's signed request is unique
+/// by `(source, jti)`, so none is counted twice); `risk` the level set by hand or by a signal;
+/// `hot_balances` the wallets' balances last reported by the coordinator, against which the
+/// outflow share is measured. The audit log (`audit_log`) is the hash chain of ADR 0013.
+const V6: &str = "
+CREATE TABLE breakers (
+    scope      TEXT PRIMARY KEY,
+    state      TEXT NOT NULL CHECK (state IN ('closed', 'tripped')),
+    reason     TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    since      INTEGER NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+CREATE TABLE breaker_events (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope  TEXT NOT NULL,
+    event  TEXT NOT NULL CHECK (event IN ('trip', 'reset_vote', 'reset', 'risk')),
+    source TEXT NOT NULL,
+    jti    TEXT,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    UNIQUE (source, jti)
+);
+CREATE TABLE risk (
+    only   INTEGER PRIMARY KEY CHECK (only = 1),
+    level  TEXT NOT NULL CHECK (level IN ('normal', 'elevated', 'critical')),
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at     INTEGER NOT NULL
+);
+CREATE TABLE hot_balances (
+    wallet     TEXT NOT NULL,
+    asset      TEXT NOT NULL,
+    base_units TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (wallet, asset)
+);
+";
+
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
@@ -183,12 +224,13 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: VERSION,
         });
     }
-    let steps: [(i64, &[&str]); 5] = [
+    let steps: [(i64, &[&str]); 6] = [
         (1, &[V1]),
         (2, &[V2]),
         (3, &[V3]),
         (4, &[V4]),
         (5, &[V5, crate::spend::SCHEMA]),
+        (6, &[V6, tessera_audit::SCHEMA]),
     ];
     for (version, ddl) in steps {
         if found < version {
