@@ -50,6 +50,9 @@ impl Policy {
             approvals_expire_after: DEFAULT_APPROVALS_EXPIRE_AFTER,
             elevated_percent: DEFAULT_ELEVATED_PERCENT,
             critical_percent: DEFAULT_CRITICAL_PERCENT,
+            breakers: crate::guards::Breakers::default(),
+            cold_storage: BTreeMap::new(),
+            changes: crate::guards::Changes::default(),
         }
     }
 }

@@ -21,6 +21,10 @@ pub(crate) struct PolicyFile {
     pub limits: Vec<LimitFile>,
     pub approvals: Option<ApprovalsFile>,
     pub risk: Option<RiskFile>,
+    pub breakers: Option<crate::guards::BreakersFile>,
+    #[serde(default)]
+    pub cold_storage: BTreeMap<String, String>,
+    pub changes: Option<crate::guards::ChangesFile>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -78,6 +78,9 @@
 //! | `invalid_rule` | `max_amount` without `assets`, or `typed_data` with `kinds` that leave it out |
 //! | `invalid_limit` | a bad `scope`, not exactly one of `max_amount` and `max_requests`, `max_requests` below 1, or `max_amount` without `assets` |
 //! | `invalid_risk` | a percentage outside 0..=100, or `critical_percent` above `elevated_percent` |
+//! | `invalid_breakers` | a `[breakers]` count outside its range (`reset_quorum` at least 1), or `outflow_percent` above 100 |
+//! | `invalid_cold_storage` | a `[cold_storage]` chain other than `ethereum` |
+//! | `invalid_changes` | `[changes] quorum` below 1, or a `time_lock` that is neither a length nor `"0s"` |
 //!
 //! Outside the file, [`Kind`]'s and [`RiskLevel`]'s `FromStr` use `invalid_kind` and
 //! `invalid_risk`, and [`PolicyHash`]'s uses `invalid_hash`.
@@ -88,6 +91,7 @@ mod dev;
 mod error;
 mod eval;
 mod file;
+mod guards;
 mod hash;
 mod history;
 mod model;
@@ -107,6 +111,11 @@ pub use decision::{Action, Decision};
 pub use dev::PERMISSIVE_DEV_POLICY;
 pub use error::PolicyError;
 pub use eval::evaluate;
+pub use guards::{
+    Breakers, Changes, DEFAULT_BURST_WINDOW, DEFAULT_CHANGE_QUORUM, DEFAULT_DEPLOYMENT_DENIALS,
+    DEFAULT_NEW_DESTINATIONS, DEFAULT_OUTFLOW_PERCENT, DEFAULT_OUTFLOW_WINDOW,
+    DEFAULT_RESET_QUORUM, DEFAULT_TIME_LOCK, DEFAULT_WALLET_DENIALS,
+};
 pub use hash::PolicyHash;
 pub use history::{History, HistoryError, MemoryHistory, Usage, UsageQuery};
 pub use model::{AddressBook, Cap, Group, Limit, Policy, Rule, RuleAction, Scope};

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::amount::PolicyAmount;
+use crate::guards::{Breakers, Changes};
 use crate::hash::PolicyHash;
 use crate::request::{Kind, RiskLevel};
 use crate::time::{Hours, Window};
@@ -23,6 +24,9 @@ pub struct Policy {
     pub(crate) approvals_expire_after: u64,
     pub(crate) elevated_percent: u8,
     pub(crate) critical_percent: u8,
+    pub(crate) breakers: Breakers,
+    pub(crate) cold_storage: BTreeMap<String, String>,
+    pub(crate) changes: Changes,
 }
 
 impl Policy {
@@ -70,6 +74,22 @@ impl Policy {
     /// 24 hours unless set).
     pub fn approvals_expire_after(&self) -> u64 {
         self.approvals_expire_after
+    }
+
+    /// When the circuit breakers trip by themselves and what resets them (`[breakers]`).
+    pub fn breakers(&self) -> &Breakers {
+        &self.breakers
+    }
+
+    /// The cold storage address of `chain` (`[cold_storage]`), lowercase: transfers there are
+    /// the sweeps a tripped breaker still lets through.
+    pub fn cold_storage(&self, chain: &str) -> Option<&str> {
+        self.cold_storage.get(chain).map(String::as_str)
+    }
+
+    /// How a new version of this policy comes into force (`[changes]`).
+    pub fn changes(&self) -> Changes {
+        self.changes
     }
 
     /// The share of every limit's maximum that applies at this risk level, in percent (`[risk]`).

@@ -66,6 +66,9 @@ impl Policy {
             approvals_expire_after: check_approvals(file.approvals)?,
             elevated_percent,
             critical_percent,
+            breakers: crate::guards::check_breakers(file.breakers)?,
+            cold_storage: crate::guards::check_cold_storage(file.cold_storage, check_address)?,
+            changes: crate::guards::check_changes(file.changes)?,
         })
     }
 }
@@ -188,7 +191,7 @@ fn check_entries(owner: &str, field: &str, list: &[String]) -> Result<(), Policy
 }
 
 /// An address as lowercase `0x` text, EIP-55 checked when written in mixed case.
-fn check_address(owner: &str, address: &str) -> Result<String, PolicyError> {
+pub(crate) fn check_address(owner: &str, address: &str) -> Result<String, PolicyError> {
     let parsed = tessera_eth::parse_address(address)
         .map_err(|e| err("invalid_address", format!("{owner}: {}", e.message)))?;
     Ok(format!("0x{}", hex::encode(parsed.as_slice())))
