@@ -19,6 +19,7 @@
 //! *boot*, and only nonces issued in the current boot can be consumed; anything issued in an
 //! earlier boot is marked `discarded` when the next boot starts.
 
+pub mod breakers;
 mod eth;
 mod keys;
 mod ledger;
@@ -340,6 +341,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod breakers_tests;
 #[cfg(test)]
 mod rulings_tests;
 #[cfg(test)]
