@@ -49,6 +49,42 @@ pub enum Request {
     },
     /// The policy this signer enforces.
     Policy,
+    /// An admin's signed breaker or risk command (`POST /v1/breaker/trip`, `/v1/breaker/reset`,
+    /// `POST /v1/risk`), exactly as the API received it: the signer verifies it and applies it.
+    Guard {
+        /// The admin's token (compact JWS).
+        token: String,
+        /// The HTTP method.
+        method: String,
+        /// The path, as sent.
+        path: String,
+        /// The exact body bytes, hex.
+        body_hex: String,
+    },
+    /// A breaker trip on a signal the coordinator saw: a signer named as misbehaving, or a
+    /// wallet whose balance on chain disagrees with the ledger. A trip only ever refuses more,
+    /// so it needs no admin's signature.
+    Signal {
+        /// The wallet whose breaker trips; the deployment's when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wallet: Option<KeyId>,
+        /// `misbehaving_signer` or `balance_mismatch`.
+        signal: String,
+        /// What was seen.
+        reason: String,
+    },
+    /// A wallet's hot balance of an asset as the coordinator read it from the chain: what the
+    /// outflow share is measured against.
+    HotBalance {
+        /// The wallet.
+        wallet: KeyId,
+        /// The asset's symbol.
+        asset: String,
+        /// The balance in base units, decimal digits.
+        base_units: String,
+    },
+    /// The breakers and the risk level at this signer.
+    Breakers,
     /// Join the key generation that registered request `request_id` asks for.
     DkgStart {
         /// The registered create-wallet request.
@@ -139,6 +175,10 @@ impl Request {
             Request::Register { .. } => "register",
             Request::Verdict { .. } => "verdict",
             Request::Policy => "policy",
+            Request::Guard { .. } => "guard",
+            Request::Signal { .. } => "signal",
+            Request::HotBalance { .. } => "hot_balance",
+            Request::Breakers => "breakers",
             Request::DkgStart { .. } => "dkg_start",
             Request::DkgAdvance { .. } => "dkg_advance",
             Request::Activate { .. } => "activate",
@@ -245,6 +285,15 @@ pub enum Reply {
         version: u64,
         /// Its hash, 64 lower-case hex.
         hash: String,
+    },
+    /// The breakers and the risk level at a signer.
+    Breakers {
+        /// Every breaker that ever moved (the deployment's first); a missing one is closed.
+        breakers: Vec<crate::breaker::WireBreaker>,
+        /// The risk level set by hand or by a signal.
+        risk: crate::breaker::WireRisk,
+        /// Distinct admins whose reset requests close a tripped breaker.
+        reset_quorum: u32,
     },
     /// A key generation step.
     Progress {
@@ -427,149 +476,5 @@ pub fn decode_reply(bytes: &[u8]) -> Result<Reply, WireError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_round_trip() {
-        let req = Request::Sign {
-            request_id: "ab".into(),
-            key_id: KeyId::new("w-1").unwrap(),
-            package_hex: "00".into(),
-        };
-        let bytes = encode_request(&req);
-        assert_eq!(decode_request(&bytes).unwrap(), req);
-        assert_eq!(
-            decode_request(&encode_request(&Request::Status)).unwrap(),
-            Request::Status
-        );
-    }
-
-    #[test]
-    fn replies_and_errors_round_trip() {
-        let ok = Reply::Share {
-            share_hex: "0102".into(),
-        };
-        assert_eq!(decode_reply(&encode_reply(&Ok(ok.clone()))).unwrap(), ok);
-        let mut err = WireError::new("nonce_unavailable", "gone");
-        err.culprits = vec![2];
-        assert_eq!(
-            decode_reply(&encode_reply(&Err(err.clone()))).unwrap_err(),
-            err
-        );
-    }
-
-    #[test]
-    fn key_generation_messages_round_trip_inside_tagged_enums() {
-        let msgs = vec![PartyMessage {
-            party: 2,
-            payload_hex: "ab".into(),
-        }];
-        let reply = Reply::Progress {
-            progress: WireProgress::Send {
-                outbox: msgs.clone(),
-            },
-        };
-        assert_eq!(
-            decode_reply(&encode_reply(&Ok(reply.clone()))).unwrap(),
-            reply
-        );
-        let req = Request::DkgAdvance {
-            key_id: KeyId::new("w-1").unwrap(),
-            inbox: msgs,
-        };
-        assert_eq!(decode_request(&encode_request(&req)).unwrap(), req);
-    }
-
-    #[test]
-    fn ecdsa_sessions_round_trip() {
-        let req = Request::EcdsaStart {
-            request_id: "ab".into(),
-            key_id: KeyId::new("w-1").unwrap(),
-            session_id_hex: "00".repeat(16),
-            signers: vec![1, 3],
-            unsigned_tx_hex: Some("02c0".into()),
-        };
-        assert_eq!(decode_request(&encode_request(&req)).unwrap(), req);
-        let reply = Reply::Progress {
-            progress: WireProgress::Signed {
-                signature_hex: "11".repeat(65),
-            },
-        };
-        assert_eq!(
-            decode_reply(&encode_reply(&Ok(reply.clone()))).unwrap(),
-            reply
-        );
-        let asset = Reply::Registered {
-            request_id: "r".into(),
-            kind: "add_asset".into(),
-            wallet: None,
-            ruling: None,
-        };
-        let ruled = Reply::Ruled {
-            request_id: "r".into(),
-            ruling: WireRuling {
-                decision: "pending_approval".into(),
-                reason: Some("rule `big` needs 2 approvals from `ops`".into()),
-                policy_hash: Some("ab".repeat(32)),
-                approval_group: Some("ops".into()),
-                approvals_needed: 2,
-                approvals: 1,
-            },
-        };
-        let policy = Reply::Policy {
-            version: 3,
-            hash: "cd".repeat(32),
-        };
-        for reply in [asset, ruled, policy] {
-            assert_eq!(
-                decode_reply(&encode_reply(&Ok(reply.clone()))).unwrap(),
-                reply
-            );
-        }
-        for req in [
-            Request::Verdict {
-                token: "t".into(),
-                method: "POST".into(),
-                path: "/v1/requests/x/approve".into(),
-                body_hex: String::new(),
-            },
-            Request::Policy,
-            Request::Register {
-                token: "t".into(),
-                method: "POST".into(),
-                path: "/v1/transfers".into(),
-                body_hex: "7b7d".into(),
-                policy_hash: Some("ef".repeat(32)),
-            },
-        ] {
-            assert_eq!(decode_request(&encode_request(&req)).unwrap(), req);
-        }
-    }
-
-    #[test]
-    fn other_versions_are_refused_by_version() {
-        let e = decode_request(br#"{"v":2,"req":{"op":"whatever_v2_has"}}"#).unwrap_err();
-        assert_eq!(e.code, "unsupported_wire_version");
-        let e = decode_reply(br#"{"v":0,"ok":{"reply":"done"}}"#).unwrap_err();
-        assert_eq!(e.code, "unsupported_wire_version");
-        let e = decode_request(br#"{"req":{"op":"status"}}"#).unwrap_err();
-        assert_eq!(e.code, "malformed_message");
-    }
-
-    #[test]
-    fn unknown_fields_and_ops_are_refused() {
-        for bad in [
-            &br#"{"v":1,"req":{"op":"status"},"extra":1}"#[..],
-            br#"{"v":1,"req":{"op":"sign_anything"}}"#,
-            br#"{"v":1,"req":{"op":"abort","key_id":"w-1","force":true}}"#,
-            br#"{"v":1,"req":{"op":"abort","key_id":"W!"}}"#,
-            b"not json",
-        ] {
-            assert_eq!(decode_request(bad).unwrap_err().code, "malformed_message");
-        }
-        let e = decode_reply(br#"{"v":1,"ok":{"reply":"done"},"err":{"code":"x","message":"y"}}"#)
-            .unwrap_err();
-        assert_eq!(e.code, "malformed_message");
-    }
-}
+#[path = "msg_tests.rs"]
+mod tests;
