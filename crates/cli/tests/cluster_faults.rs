@@ -77,14 +77,38 @@ fn a_signer_that_sends_bad_shares_is_named_and_routed_around() {
     c.start_signer(3, true);
     c.start_coordinator();
     let w = create(&c, "ed", "frost-ed25519");
-    // Quorums are drawn at random, so the liar is picked sooner or later; every request still
-    // succeeds, by retrying without it.
-    for i in 0..12u64 {
+    // Quorums are drawn at random, so the liar is picked sooner or later. That request still
+    // succeeds, by retrying without it; and a signer named as misbehaving trips the
+    // deployment's breaker, so the next request is denied until admins reset it.
+    let mut named = false;
+    for i in 0..40u64 {
         let p = payload_for(&w, i);
         let (s, r) = sign(&c, &w, &p, &format!("k-{i}"));
         assert_eq!(s, 200, "{r}");
+        if r["status"] == "denied" {
+            let reason = r["reason"].as_str().unwrap();
+            assert!(
+                reason.contains("circuit breaker") && reason.contains("misbehaving_signer"),
+                "{r}"
+            );
+            named = true;
+            break;
+        }
         check(&w, &p, &r);
     }
+    assert!(
+        named,
+        "the liar was never picked, or did not trip the breaker"
+    );
+    let (_, b) = c.call("trader", "GET", "/v1/breaker", None);
+    assert_eq!(b["state"], "tripped", "{b}");
+    assert!(b["reason"].as_str().unwrap().contains("signer(s) 3"), "{b}");
+    for admin in ["admin-1", "admin-2"] {
+        let (s, b) = c.call(admin, "POST", "/v1/breaker/reset", Some(&json!({})));
+        assert_eq!(s, 200, "{b}");
+    }
+    let (_, b) = c.call("trader", "GET", "/v1/breaker", None);
+    assert_eq!(b["state"], "closed", "{b}");
     let (_, metrics) = common::send(&c.api, "GET", "/metrics", None, b"");
     let metrics = metrics.as_str().unwrap().to_owned();
     assert!(

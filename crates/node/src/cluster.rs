@@ -177,7 +177,8 @@ pub struct Cluster {
     metrics: Arc<Metrics>,
 }
 
-fn is_transport(e: &LinkError) -> bool {
+/// Whether `e` says the signer could not be reached (rather than that it refused).
+pub(crate) fn is_transport(e: &LinkError) -> bool {
     e.code == UNREACHABLE || e.code == "signer_timeout"
 }
 
@@ -198,6 +199,11 @@ impl Cluster {
             wallets: Mutex::new(BTreeSet::new()),
             metrics,
         }
+    }
+
+    /// How many signers the cluster has.
+    pub fn signer_count(&self) -> usize {
+        self.signers.len()
     }
 
     /// The threshold of new keys.
@@ -389,6 +395,18 @@ impl Cluster {
                 r
             }
         })
+    }
+
+    /// Sends `msg` to every signer at once and returns each one's answer, by party.
+    pub async fn each(
+        &self,
+        msg: &Request,
+    ) -> Vec<(u16, Result<Reply, tessera_coordinator::LinkError>)> {
+        let calls = self
+            .signers
+            .values()
+            .map(|s| async move { (s.party().get(), s.call(msg).await) });
+        join_all(calls).await
     }
 
     /// The policy each reachable signer enforces: `(party, version, hash)`.

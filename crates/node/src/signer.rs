@@ -205,6 +205,15 @@ fn handle_bytes(node: &Mutex<SignerNode>, body: &[u8]) -> (&'static str, Result<
     (op, result)
 }
 
+fn breakers_reply(node: &SignerNode) -> Result<Reply, WireError> {
+    let (breakers, risk, reset_quorum) = node.breakers().map_err(signer_err)?;
+    Ok(Reply::Breakers {
+        breakers,
+        risk,
+        reset_quorum,
+    })
+}
+
 /// Carries out one message.
 pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
     match req {
@@ -253,6 +262,41 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
                 ruling: tessera_signer::wire_ruling(&ruling, approvals),
             })
         }
+        Request::Guard {
+            token,
+            method,
+            path,
+            body_hex,
+        } => {
+            let body = unhex(&body_hex, "body")?;
+            node.guard(&token, &method, &path, &body, unix_now())
+                .map_err(signer_err)?;
+            breakers_reply(node)
+        }
+        Request::Signal {
+            wallet,
+            signal,
+            reason,
+        } => {
+            node.signal(
+                wallet.as_ref().map(|w| w.as_str()),
+                &signal,
+                &reason,
+                unix_now(),
+            )
+            .map_err(signer_err)?;
+            breakers_reply(node)
+        }
+        Request::HotBalance {
+            wallet,
+            asset,
+            base_units,
+        } => {
+            node.hot_balance(wallet.as_str(), &asset, &base_units, unix_now())
+                .map_err(signer_err)?;
+            Ok(Reply::Done)
+        }
+        Request::Breakers => breakers_reply(node),
         Request::Policy => {
             let policy = node.policy();
             Ok(Reply::Policy {

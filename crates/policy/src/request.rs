@@ -109,7 +109,10 @@ pub struct Request {
 
 /// How much risk the deployment is under: limits shrink to a share of their maximum
 /// (`[risk]` in the policy) when it is raised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+/// Levels are ordered from `Normal` to `Critical`: the higher of two signals wins.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RiskLevel {
     /// Limits apply in full.

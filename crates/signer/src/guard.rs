@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tessera_auth::{ClientId, ClientRegistry, RequestId, Role, TokenPolicy};
 use tessera_crypto::protocol::{Inbox, Outbox, Session, SessionId};
 use tessera_crypto::{Commitment, GroupKey, SignatureShare, SigningPackage};
-use tessera_policy::{Policy, RiskLevel};
+use tessera_policy::Policy;
 use tessera_store::{AssetRecord, Registration, RequestKind, RequestRecord, RoundOf, Ruling};
 use tessera_types::{KeyId, PartyId, Scheme, Threshold};
 use tessera_wire::{Chain, Intent};
@@ -66,7 +66,6 @@ pub struct SignerNode {
     pub(crate) signer: Signer,
     pub(crate) rules: Rules,
     pub(crate) policy: Policy,
-    pub(crate) risk: RiskLevel,
 }
 
 impl SignerNode {
@@ -78,7 +77,6 @@ impl SignerNode {
             signer,
             rules,
             policy,
-            risk: RiskLevel::Normal,
         })
     }
 

@@ -16,6 +16,7 @@
 //! round-2 messages exist; for an Ethereum transfer the signer first decodes the coordinator's
 //! unsigned transaction and checks it against the client's request ([`eth`]).
 
+pub mod breaker;
 mod error;
 pub mod eth;
 pub mod facts;

@@ -10,7 +10,7 @@
 
 use tessera_auth::Role;
 use tessera_eth::{Address, U256};
-use tessera_policy::{Action, History, HistoryError, Policy, Request, Scope, Usage, UsageQuery};
+use tessera_policy::{History, HistoryError, Policy, Request, Scope, Usage, UsageQuery};
 use tessera_store::spend::{self, SpendFacts, SpendScope};
 use tessera_store::{Decision, RequestRecord, Ruling, Store, StoreError, Verdict};
 use tessera_wire::{Chain, Intent, NATIVE_DECIMALS, NATIVE_SYMBOL, WireRuling};
@@ -77,38 +77,23 @@ impl SignerNode {
         }
     }
 
-    /// Registers `record`, ruling it under the policy in the same transaction when the policy
-    /// governs it (`facts` is some).
+    /// Registers `record`, ruling it under the policy, the breakers and the risk level in the
+    /// same transaction when the policy governs it (`facts` is some).
     pub(crate) fn register_ruled(
         &mut self,
         record: &RequestRecord,
         facts: Option<Request>,
     ) -> Result<(tessera_store::Registration, Ruling), SignerError> {
         let policy = &self.policy;
-        let risk = self.risk;
         self.signer
             .store_mut()
             .register_request_with(record, |conn| -> Result<_, SignerError> {
-                let Some(facts) = facts else {
-                    return Ok((Ruling::unruled(), None));
-                };
-                let decision = tessera_policy::evaluate(&facts, policy, &SpendHistory(conn), risk);
-                let reason = decision.reason();
-                let (decision_state, group, needed) = match decision.action {
-                    Action::Allow => (Decision::Allow, None, 0),
-                    Action::Deny => (Decision::Deny, None, 0),
-                    Action::NeedsApprovals { group, count, .. } => {
-                        (Decision::PendingApproval, Some(group), count)
+                match facts {
+                    None => Ok((Ruling::unruled(), None)),
+                    Some(facts) => {
+                        crate::breaker::rule_in(conn, policy, &record.request_id, &facts)
                     }
-                };
-                let ruling = Ruling {
-                    decision: decision_state,
-                    reason: Some(reason),
-                    policy_hash: Some(*policy.hash().as_bytes()),
-                    approval_group: group,
-                    approvals_needed: needed,
-                };
-                Ok((ruling, Some(spend_facts(&record.request_id, &facts))))
+                }
             })
     }
 
@@ -211,9 +196,10 @@ impl SignerNode {
     }
 
     /// A registered request may be signed only once its ruling allows it.
+    /// While a breaker is tripped, only sweeps to cold storage are signed.
     pub(crate) fn check_allowed(&self, req: &RequestRecord) -> Result<(), SignerError> {
         let (code, _) = match req.ruling.decision {
-            Decision::Allow => return Ok(()),
+            Decision::Allow => return self.check_breakers(req),
             Decision::Deny => ("policy_denied", ()),
             Decision::PendingApproval => ("approval_required", ()),
             Decision::Rejected => ("request_rejected", ()),

@@ -14,6 +14,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::{Store, StoreError};
 
+/// Every denial by a tripped breaker has a reason that starts with this: such denials are the
+/// breaker's own effect, and [`denials_in`] does not count them as a burst.
+pub const BREAKER_DENIAL: &str = "circuit breaker";
+
 /// The scope of the deployment's breaker.
 pub const DEPLOYMENT: &str = "deployment";
 
@@ -274,12 +278,14 @@ pub fn set_risk_in(
     risk_in(conn)
 }
 
-/// Denied requests registered after `since` (exclusive), of `wallet` or of every wallet.
+/// Denied requests registered after `since` (exclusive), of `wallet` or of every wallet, leaving
+/// out the denials of tripped breakers.
 pub fn denials_in(conn: &Connection, wallet: Option<&str>, since: i64) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM requests
-         WHERE decision = 'deny' AND registered_at > ?2 AND (?1 IS NULL OR key_id = ?1)",
-        params![wallet, since],
+         WHERE decision = 'deny' AND registered_at > ?2 AND (?1 IS NULL OR key_id = ?1)
+           AND substr(coalesce(decision_reason, ''), 1, length(?3)) <> ?3",
+        params![wallet, since, BREAKER_DENIAL],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))

@@ -448,6 +448,7 @@ pub async fn sign(
             if let Some(held) =
                 super::policy::precheck(&st, v.client.id.as_str(), &intent, &row.request_id)?
             {
+                super::policy::tell_signers(&st, &row).await;
                 return Ok(Json(SignResponse::held(&row.request_id, held)));
             }
             row
@@ -515,6 +516,7 @@ pub(super) async fn sign_recorded(
             super::policy::count_row(st, &current);
             if !culprits.is_empty() {
                 tracing::warn!(request_id = %current.request_id, ?culprits, "signed after excluding signers that sent bad shares");
+                super::breaker::blame(st, &culprits, &current.request_id).await;
             }
             let cluster = Arc::clone(&st.cluster);
             let id = current.request_id.clone();
@@ -584,6 +586,7 @@ pub(super) async fn ecdsa_sign_recorded(
             super::policy::count_row(st, current);
             if !culprits.is_empty() {
                 tracing::warn!(request_id = %current.request_id, ?culprits, "signed after excluding signers that were blamed");
+                super::breaker::blame(st, &culprits, &current.request_id).await;
             }
             Ok(SignResponse {
                 request_id: current.request_id.clone(),

@@ -5,6 +5,7 @@
 //! signers check it again themselves. Errors are `{"error": {"code", "message"}}` with a stable
 //! code; internal details go to the log only.
 
+mod breaker;
 mod error;
 mod handlers;
 pub mod openapi;
@@ -81,6 +82,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/requests/{id}/approve", post(policy::approve))
         .route("/v1/requests/{id}/reject", post(policy::reject))
         .route("/v1/policy", get(policy::get_policy))
+        .route("/v1/breaker", get(breaker::get_breaker))
+        .route("/v1/breaker/trip", post(breaker::trip))
+        .route("/v1/breaker/reset", post(breaker::reset))
+        .route("/v1/risk", post(breaker::set_risk))
         .route(
             "/v1/assets",
             post(transfers::add_asset).get(transfers::list_assets),

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{handlers, rpc, transfers};
+use super::{breaker, handlers, policy, rpc, transfers};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -28,6 +28,13 @@ use super::{handlers, rpc, transfers};
         handlers::sign,
         rpc::rpc,
         handlers::get_request,
+        policy::approve,
+        policy::reject,
+        policy::get_policy,
+        breaker::get_breaker,
+        breaker::trip,
+        breaker::reset,
+        breaker::set_risk,
         transfers::add_asset,
         transfers::list_assets,
         transfers::create_transfer,
@@ -53,6 +60,17 @@ use super::{handlers, rpc, transfers};
         transfers::TransferView,
         tessera_wire::AddAsset,
         tessera_wire::TransferRequest,
+        tessera_wire::VerdictBody,
+        policy::VerdictView,
+        policy::PolicyView,
+        policy::SignerPolicyView,
+        tessera_wire::TripBody,
+        tessera_wire::ResetBody,
+        tessera_wire::RiskBody,
+        tessera_wire::WireBreaker,
+        tessera_wire::WireRisk,
+        breaker::BreakerView,
+        breaker::SignerBreakerView,
     )),
     modifiers(&ClientJwt)
 )]

@@ -144,6 +144,34 @@ pub(crate) fn precheck(
     }))
 }
 
+/// Registers a request the pre-check denied with every signer all the same: each records it in
+/// its own store, rules on it itself, and counts the denial towards its circuit breakers (a
+/// burst of denials trips them). The client's answer stays the pre-check's. Should the signers
+/// allow what the pre-check denied, nothing signs it; it then counts against their limits
+/// without having moved anything, which errs on the safe side.
+pub(crate) async fn tell_signers(st: &AppState, row: &crate::gateway_store::RequestRow) {
+    let need = usize::from(st.cluster.threshold().t());
+    let request_id = row.request_id.as_str();
+    match st
+        .cluster
+        .rule(&crate::cluster::ClientRequest::from(row), need)
+        .await
+    {
+        Ok(crate::cluster::Ruled::Not(r)) => {
+            tracing::debug!(request_id, decision = %r.decision, "signers recorded a pre-check denial");
+        }
+        Ok(crate::cluster::Ruled::Allowed(_)) => {
+            tracing::warn!(
+                request_id,
+                "signers allow a request the pre-check denied; it is not signed"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(request_id, error = %e, "signers did not record a pre-check denial");
+        }
+    }
+}
+
 /// Remembers what a request the signers did not deny counts against the limits, for the
 /// pre-checks of the requests after it.
 pub(crate) fn count(st: &AppState, client: &str, intent: &Intent, request_id: &str) {

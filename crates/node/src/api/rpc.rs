@@ -298,6 +298,7 @@ async fn sign_transaction(
     let (sig, culprits) = result.map_err(|e| fail(st, &row.request_id, &e))?;
     if !culprits.is_empty() {
         tracing::warn!(request_id = %row.request_id, ?culprits, "signed after excluding signers that were blamed");
+        super::breaker::blame(st, &culprits, &row.request_id).await;
     }
     let (r, rest) = sig.split_at(32);
     let (s, v) = rest.split_at(32);

@@ -252,6 +252,7 @@ pub async fn create_transfer(
         Begin::New => {
             let client = v.client.id.as_str();
             if let Some(held) = super::policy::precheck(&st, client, &intent, &row.request_id)? {
+                super::policy::tell_signers(&st, &row).await;
                 st.store
                     .hold_transfer(&row.request_id, held.status, held.code, &held.reason)
                     .map_err(store_err)?;
