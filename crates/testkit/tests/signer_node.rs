@@ -270,3 +270,72 @@ fn a_refused_session_does_not_use_up_the_requests_key_generation() {
     let e = nodes[0].dkg_start(&id, session(1), &key).unwrap_err();
     assert_eq!(e.code(), "request_closed");
 }
+
+#[test]
+fn a_tripped_breaker_stops_signing_what_was_allowed_and_only_admins_move_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys {
+        trader: ClientKey::generate(),
+        admin: ClientKey::generate(),
+    };
+    let (mut nodes, key, _group, _rules) = cluster(dir.path(), &keys);
+    let id = sign_request(&mut nodes, &keys, &key, b"pay bob");
+    // The coordinator names a misbehaving signer: node 1's deployment breaker trips. The request
+    // was allowed before, yet node 1 no longer signs it, and no nonce is touched.
+    nodes[0]
+        .signal(
+            None,
+            "misbehaving_signer",
+            "party 3 sent a bad share",
+            now(),
+        )
+        .unwrap();
+    let c1 = nodes[0].commit(&key, 1).unwrap().pop().unwrap();
+    let c2 = nodes[1].commit(&key, 1).unwrap().pop().unwrap();
+    let package = SigningPackage::new(b"pay bob", vec![c1, c2]).unwrap();
+    let pooled = nodes[0].signer().pooled_nonces();
+    let e = nodes[0].sign(&id, &key, &package).unwrap_err();
+    assert_eq!(e.code(), "breaker_tripped", "{e}");
+    assert_eq!(nodes[0].signer().pooled_nonces(), pooled);
+    // A new request at node 1 is denied by the breaker; node 2 still allows it.
+    let path = format!("/v1/wallets/{key}/sign");
+    let body = br#"{"payload_hex":"00","idempotency_key":"k2"}"#;
+    let t = token(&keys.trader, "trader", &path, body);
+    let r = nodes[0].register(&t, "POST", &path, body, now()).unwrap();
+    assert_eq!(r.ruling.decision.as_str(), "deny");
+    assert!(r.ruling.reason.unwrap().starts_with("circuit breaker"));
+    let r = nodes[1].register(&t, "POST", &path, body, now()).unwrap();
+    assert_eq!(r.ruling.decision.as_str(), "allow");
+
+    // A signal the coordinator cannot make up, and a reset by anyone but an admin: refused.
+    let e = nodes[0]
+        .signal(None, "feeling_lucky", "x", now())
+        .unwrap_err();
+    assert_eq!(e.code(), "unknown_signal");
+    let reset = br#"{}"#;
+    let t = token(&keys.trader, "trader", "/v1/breaker/reset", reset);
+    let e = nodes[0]
+        .guard(&t, "POST", "/v1/breaker/reset", reset, now())
+        .unwrap_err();
+    assert_eq!(e.code(), "forbidden", "{e}");
+    // A token signed for another path or body does not pass for a reset.
+    let t = token(&keys.admin, "admin-1", "/v1/breaker/trip", reset);
+    assert!(
+        nodes[0]
+            .guard(&t, "POST", "/v1/breaker/reset", reset, now())
+            .is_err()
+    );
+    // One admin's reset, sent twice, is one vote of the two needed.
+    let t = token(&keys.admin, "admin-1", "/v1/breaker/reset", reset);
+    for _ in 0..2 {
+        nodes[0]
+            .guard(&t, "POST", "/v1/breaker/reset", reset, now())
+            .unwrap();
+    }
+    let (breakers, _, quorum) = nodes[0].breakers().unwrap();
+    assert_eq!(quorum, 2);
+    assert_eq!(breakers[0].state, "tripped");
+    assert_eq!(breakers[0].reset_votes, vec!["admin-1".to_owned()]);
+    let e = nodes[0].sign(&id, &key, &package).unwrap_err();
+    assert_eq!(e.code(), "breaker_tripped");
+}
