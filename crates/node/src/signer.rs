@@ -291,10 +291,15 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
             wallet,
             asset,
             base_units,
+            chain_nonce,
         } => {
             node.hot_balance(wallet.as_str(), &asset, &base_units, unix_now())
                 .map_err(signer_err)?;
-            Ok(Reply::Done)
+            if let Some(n) = chain_nonce {
+                node.check_chain_nonce(wallet.as_str(), n, unix_now())
+                    .map_err(signer_err)?;
+            }
+            breakers_reply(node)
         }
         Request::Breakers => breakers_reply(node),
         Request::Policy => {

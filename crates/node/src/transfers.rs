@@ -423,8 +423,10 @@ async fn broadcast(st: &AppState, eth: &Ethereum, t: &TransferRow) -> Result<(),
 impl Ethereum {
     /// Follows open transfers until the task is dropped.
     pub async fn track_forever(self: Arc<Self>, st: Arc<AppState>) {
+        let mut reported = crate::balances::Reported::new();
         loop {
             self.track_once(&st).await;
+            self.watch_balances(&st, &mut reported).await;
             tokio::time::sleep(self.poll).await;
         }
     }

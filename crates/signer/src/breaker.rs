@@ -118,7 +118,8 @@ struct Signals {
     denial_triggers: (u32, u32),
     /// New destinations so far, whether this request adds one, and the trigger.
     new_destinations: (u64, bool, u32),
-    /// Outflow of the request's asset in the window with this request, and the most allowed.
+    /// Outflow of the request's asset in the window with this request, and the most allowed:
+    /// `outflow_percent` of the hot balance when the window opened.
     outflow: Option<(U256, U256)>,
     wallet: String,
     outflow_window: u64,
@@ -153,23 +154,30 @@ impl Signals {
                         let balance: U256 = balance
                             .parse()
                             .map_err(|_| StoreError::Corrupt(format!("hot balance `{balance}`")))?;
+                        // Inclusive of the second the window opened (or the breaker reset).
                         let rows = spend::rows(
                             conn,
                             SpendScope::Wallet,
                             &facts.wallet,
                             Some(asset),
-                            start,
+                            start.saturating_sub(1),
                         )?;
-                        let mut sum = amount.base_units;
+                        let mut sent = U256::ZERO;
                         for a in &rows.amounts {
                             let v: U256 = a
                                 .parse()
                                 .map_err(|_| StoreError::Corrupt(format!("spend amount `{a}`")))?;
-                            sum = sum.saturating_add(v);
+                            sent = sent.saturating_add(v);
                         }
-                        let most = balance.saturating_mul(U256::from(b.outflow_percent()))
-                            / U256::from(100u8);
-                        Some((sum, most))
+                        // The share is of the balance when the window opened: what is there
+                        // now and what already left within it. An empty wallet has nothing to
+                        // protect (and a balance not read yet is no figure).
+                        (!balance.is_zero()).then(|| {
+                            let base = balance.saturating_add(sent);
+                            let most = base.saturating_mul(U256::from(b.outflow_percent()))
+                                / U256::from(100u8);
+                            (sent.saturating_add(amount.base_units), most)
+                        })
                     }
                 }
             }
@@ -358,6 +366,34 @@ impl SignerNode {
         self.signer
             .store_mut()
             .set_hot_balance(wallet, asset, base_units, now)?;
+        Ok(())
+    }
+
+    /// Trips `wallet`'s breaker when the chain says it sent more transactions (`chain_nonce`,
+    /// its account nonce) than this signer ever agreed to sign for it: its key signed something
+    /// outside Tessera, so its balance no longer matches the ledger. A coordinator that lies
+    /// here can only trip a breaker, or fail to.
+    pub fn check_chain_nonce(
+        &mut self,
+        wallet: &str,
+        chain_nonce: u64,
+        now: i64,
+    ) -> Result<(), SignerError> {
+        self.scope_of(Some(wallet))?;
+        let most = self.signer.store().signable_txs(wallet)?;
+        if chain_nonce > most {
+            let reason = format!(
+                "balance_mismatch: wallet `{wallet}` has sent {chain_nonce} transactions on chain; this signer agreed to sign {most}"
+            );
+            let asker = Asker {
+                source: "coordinator",
+                jti: None,
+                at: now,
+            };
+            self.signer
+                .store_mut()
+                .trip(&wallet_scope(wallet), asker, &reason)?;
+        }
         Ok(())
     }
 

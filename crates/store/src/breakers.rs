@@ -278,12 +278,12 @@ pub fn set_risk_in(
     risk_in(conn)
 }
 
-/// Denied requests registered after `since` (exclusive), of `wallet` or of every wallet, leaving
+/// Denied requests registered at or after `since`, of `wallet` or of every wallet, leaving
 /// out the denials of tripped breakers.
 pub fn denials_in(conn: &Connection, wallet: Option<&str>, since: i64) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM requests
-         WHERE decision = 'deny' AND registered_at > ?2 AND (?1 IS NULL OR key_id = ?1)
+         WHERE decision = 'deny' AND registered_at >= ?2 AND (?1 IS NULL OR key_id = ?1)
            AND substr(coalesce(decision_reason, ''), 1, length(?3)) <> ?3",
         params![wallet, since, BREAKER_DENIAL],
         |r| r.get(0),
@@ -291,14 +291,14 @@ pub fn denials_in(conn: &Connection, wallet: Option<&str>, since: i64) -> Result
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// The destinations `wallet` first paid (a request that counts against the limits) after
-/// `since` (exclusive).
+/// The destinations `wallet` first paid (a request that counts against the limits) at or after
+/// `since`.
 pub fn new_destinations_in(conn: &Connection, wallet: &str, since: i64) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM (
              SELECT min(at) AS first FROM spend
              WHERE wallet = ?1 AND destination IS NOT NULL GROUP BY destination)
-         WHERE first > ?2",
+         WHERE first >= ?2",
         params![wallet, since],
         |r| r.get(0),
     )?;
@@ -319,6 +319,26 @@ pub fn known_destination_in(
         )
         .optional()?
         .is_some())
+}
+
+/// The most transactions Tessera can have signed for `wallet`, as this signer knows: every
+/// allowed transaction request (a transfer, or a JSON-RPC transaction; each signs at most one
+/// nonce, however often its fees are bumped), and at least one past the highest nonce this
+/// signer agreed to sign. A wallet whose account nonce on chain passes it sent something
+/// Tessera never signed. A signer that missed registrations while it was down counts fewer,
+/// and trips on its own: a false alarm, on the safe side.
+pub fn signable_txs_in(conn: &Connection, wallet: &str) -> Result<u64, StoreError> {
+    let (allowed, max_nonce): (i64, Option<i64>) = conn.query_row(
+        "SELECT (SELECT count(*) FROM requests
+                 WHERE key_id = ?1 AND kind = 'transfer' AND decision = 'allow'),
+                (SELECT max(nonce) FROM eth_txs WHERE key_id = ?1)",
+        params![wallet],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let past_max = max_nonce
+        .and_then(|n| u64::try_from(n).ok())
+        .map_or(0, |n| n.saturating_add(1));
+    Ok(u64::try_from(allowed).unwrap_or(0).max(past_max))
 }
 
 /// The hot balance of `wallet` in `asset` (base units, decimal) last reported, if any.
@@ -401,6 +421,11 @@ impl Store {
         let r = set_risk_in(&tx, level, asker, reason)?;
         tx.commit()?;
         Ok(r)
+    }
+
+    /// See [`signable_txs_in`].
+    pub fn signable_txs(&self, wallet: &str) -> Result<u64, StoreError> {
+        signable_txs_in(&self.conn, wallet)
     }
 
     /// Records the hot balance of `wallet` in `asset` (base units, decimal digits).

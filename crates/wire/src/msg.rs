@@ -82,6 +82,10 @@ pub enum Request {
         asset: String,
         /// The balance in base units, decimal digits.
         base_units: String,
+        /// For the chain's native asset: how many transactions the wallet has sent on chain
+        /// (its account nonce), which the signer checks against the transactions it signed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chain_nonce: Option<u64>,
     },
     /// The breakers and the risk level at this signer.
     Breakers,

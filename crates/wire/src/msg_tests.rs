@@ -163,6 +163,7 @@ fn breaker_messages_round_trip() {
             wallet: KeyId::new("w-1").unwrap(),
             asset: "ETH".into(),
             base_units: "1000".into(),
+            chain_nonce: Some(3),
         },
         Request::Breakers,
     ] {
