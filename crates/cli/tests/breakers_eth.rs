@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Api, Dev};
+use common::Dev;
 use serde_json::{Value, json};
 use tessera_eth::anvil::{self, Anvil};
 
