@@ -28,5 +28,5 @@ pub use error::{AuthError, AuthErrorKind};
 pub use key::{ClientKey, ClientPublicKey};
 pub use token::{
     MAX_JTI_LEN, MAX_TOKEN_LEN, TOKEN_HEADER, TokenPolicy, Verified, bearer_token, sign_token,
-    verify, verify_signature_only,
+    verify, verify_signature_only, verify_stored,
 };

@@ -124,6 +124,22 @@ pub fn verify_signature_only(
     Ok((client, claims))
 }
 
+/// Checks a stored token again: who signed it and the request it is bound to (`method`,
+/// `path`, `body`), but not its lifetime or the time, which passed long ago. For approvals kept
+/// as evidence and verified again when they are used.
+pub fn verify_stored(
+    token: &str,
+    registry: &ClientRegistry,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<(Client, Claims), AuthError> {
+    let (client, claims) = authenticate(token, registry)?;
+    check_binding(&claims, method, path, body)?;
+    check_jti(&claims.jti)?;
+    Ok((client, claims))
+}
+
 fn malformed(message: impl Into<String>) -> AuthError {
     AuthError::new(AuthErrorKind::MalformedToken, message)
 }

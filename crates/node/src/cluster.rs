@@ -409,8 +409,8 @@ impl Cluster {
         join_all(calls).await
     }
 
-    /// The policy each reachable signer enforces: `(party, version, hash)`.
-    pub async fn policies(&self) -> Vec<(u16, u64, String)> {
+    /// The policy each reachable signer enforces: `(party, version, hash, text)`.
+    pub async fn policies(&self) -> Vec<(u16, u64, String, Option<String>)> {
         let calls = self
             .signers
             .values()
@@ -419,7 +419,11 @@ impl Cluster {
             .await
             .into_iter()
             .filter_map(|(party, r)| match r {
-                Ok(Reply::Policy { version, hash }) => Some((party.get(), version, hash)),
+                Ok(Reply::Policy {
+                    version,
+                    hash,
+                    text,
+                }) => Some((party.get(), version, hash, text)),
                 _ => None,
             })
             .collect()

@@ -146,16 +146,18 @@ pub async fn bind(config_path: &Path) -> Result<Bound, NodeError> {
         metrics,
         inflight: Mutex::new(HashMap::new()),
         ethereum,
-        policy: cfg
-            .policy_file
-            .as_deref()
-            .map(|f| config::policy(config_path, f).map(Arc::new))
-            .transpose()?,
+        policy: std::sync::RwLock::new(
+            cfg.policy_file
+                .as_deref()
+                .map(|f| config::policy(config_path, f).map(Arc::new))
+                .transpose()?,
+        ),
     });
-    match &state.policy {
+    match state.precheck_policy() {
         Some(p) => tracing::info!(version = p.version(), hash = %p.hash(), "pre-check policy"),
         None => tracing::info!("no pre-check policy: every request goes to the signers"),
     }
+    crate::api::follow_signers_policy(&state).await;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| NodeError::new("listen_failed", format!("{}: {e}", cfg.listen)))?;

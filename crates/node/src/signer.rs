@@ -302,11 +302,24 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
             breakers_reply(node)
         }
         Request::Breakers => breakers_reply(node),
+        Request::PolicyChange {
+            token,
+            method,
+            path,
+            body_hex,
+        } => {
+            let body = unhex(&body_hex, "body")?;
+            let proposal = node
+                .policy_change(&token, &method, &path, &body, unix_now())
+                .map_err(signer_err)?;
+            Ok(Reply::Proposal { proposal })
+        }
         Request::Policy => {
             let policy = node.policy();
             Ok(Reply::Policy {
                 version: policy.version(),
                 hash: policy.hash().to_string(),
+                text: Some(policy.text().to_owned()),
             })
         }
         Request::DkgStart {

@@ -23,6 +23,7 @@ pub mod facts;
 mod guard;
 mod node;
 pub mod peer;
+pub mod proposals;
 mod ruling;
 
 pub use error::SignerError;

@@ -23,6 +23,7 @@ pub mod breakers;
 mod eth;
 mod keys;
 mod ledger;
+pub mod proposals;
 mod requests;
 mod rulings;
 mod schema;

@@ -270,24 +270,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(current) = current_in(&tx)? {
-            if &current.hash == hash {
-                return Ok(());
-            }
-            if version <= current.version {
-                return Err(StoreError::StalePolicy {
-                    offered: version,
-                    pinned: current.version,
-                });
-            }
-        }
-        let version_sql = i64::try_from(version)
-            .map_err(|_| StoreError::Corrupt(format!("policy version {version} is too large")))?;
-        tx.execute(
-            "INSERT INTO policies (hash, version, text, approvals, pinned_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![hash.as_slice(), version_sql, text, approvals, now()],
-        )?;
+        pin_policy_in(&tx, hash, version, text, approvals)?;
         tx.commit()?;
         Ok(())
     }
@@ -310,7 +293,36 @@ impl Store {
     }
 }
 
-fn current_in(conn: &rusqlite::Connection) -> Result<Option<PinnedPolicy>, StoreError> {
+/// [`Store::pin_policy`] inside the caller's transaction.
+pub(crate) fn pin_policy_in(
+    conn: &rusqlite::Connection,
+    hash: &[u8; 32],
+    version: u64,
+    text: &str,
+    approvals: &str,
+) -> Result<(), StoreError> {
+    if let Some(current) = current_in(conn)? {
+        if &current.hash == hash {
+            return Ok(());
+        }
+        if version <= current.version {
+            return Err(StoreError::StalePolicy {
+                offered: version,
+                pinned: current.version,
+            });
+        }
+    }
+    let version_sql = i64::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("policy version {version} is too large")))?;
+    conn.execute(
+        "INSERT INTO policies (hash, version, text, approvals, pinned_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![hash.as_slice(), version_sql, text, approvals, now()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn current_in(conn: &rusqlite::Connection) -> Result<Option<PinnedPolicy>, StoreError> {
     conn.query_row(
         "SELECT hash, version, text, approvals, pinned_at FROM policies
          ORDER BY version DESC LIMIT 1",

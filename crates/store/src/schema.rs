@@ -180,7 +180,9 @@ CREATE TABLE policies (
 /// trip, reset vote, reset and risk change, with who asked (an admin's signed request is unique
 /// by `(source, jti)`, so none is counted twice); `risk` the level set by hand or by a signal;
 /// `hot_balances` the wallets' balances last reported by the coordinator, against which the
-/// outflow share is measured. The audit log (`audit_log`) is the hash chain of ADR 0013.
+/// outflow share is measured; `policy_proposals` the policies admins proposed, each with the
+/// admins' signed approvals in `policy_approvals` (one per admin), until one is applied. The
+/// audit log (`audit_log`) is the hash chain of ADR 0013.
 const V6: &str = "
 CREATE TABLE breakers (
     scope      TEXT PRIMARY KEY,
@@ -206,6 +208,27 @@ CREATE TABLE risk (
     source TEXT NOT NULL,
     reason TEXT NOT NULL,
     at     INTEGER NOT NULL
+);
+CREATE TABLE policy_proposals (
+    hash        BLOB PRIMARY KEY CHECK (length(hash) = 32),
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    text        TEXT NOT NULL,
+    proposer    TEXT NOT NULL,
+    proposed_at INTEGER NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('open', 'applied')),
+    applied_at  INTEGER
+);
+CREATE TABLE policy_approvals (
+    hash   BLOB NOT NULL REFERENCES policy_proposals(hash),
+    admin  TEXT NOT NULL,
+    jti    TEXT NOT NULL,
+    token  TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path   TEXT NOT NULL,
+    body   BLOB NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (hash, admin),
+    UNIQUE (admin, jti)
 );
 CREATE TABLE hot_balances (
     wallet     TEXT NOT NULL,

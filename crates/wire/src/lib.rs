@@ -8,6 +8,7 @@
 mod api;
 mod breaker;
 mod msg;
+mod proposal;
 mod rpc;
 mod verdict;
 
@@ -20,5 +21,6 @@ pub use msg::{
     PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, WireRuling,
     decode_reply, decode_request, encode_reply, encode_request,
 };
+pub use proposal::{MAX_POLICY_TEXT, PolicyChange, ProposeBody, WireProposal};
 pub use rpc::{JSONRPC_VERSION, RpcCall, RpcMethod};
 pub use verdict::{MAX_COMMENT, Verdict, VerdictBody};

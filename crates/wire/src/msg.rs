@@ -89,6 +89,18 @@ pub enum Request {
     },
     /// The breakers and the risk level at this signer.
     Breakers,
+    /// An admin's signed step in changing the policy (`POST /v1/policy/proposals`,
+    /// `.../{hash}/approve`, `.../{hash}/apply`), exactly as the API received it.
+    PolicyChange {
+        /// The admin's token (compact JWS).
+        token: String,
+        /// The HTTP method.
+        method: String,
+        /// The path, as sent.
+        path: String,
+        /// The exact body bytes, hex.
+        body_hex: String,
+    },
     /// Join the key generation that registered request `request_id` asks for.
     DkgStart {
         /// The registered create-wallet request.
@@ -183,6 +195,7 @@ impl Request {
             Request::Signal { .. } => "signal",
             Request::HotBalance { .. } => "hot_balance",
             Request::Breakers => "breakers",
+            Request::PolicyChange { .. } => "policy_change",
             Request::DkgStart { .. } => "dkg_start",
             Request::DkgAdvance { .. } => "dkg_advance",
             Request::Activate { .. } => "activate",
@@ -289,6 +302,14 @@ pub enum Reply {
         version: u64,
         /// Its hash, 64 lower-case hex.
         hash: String,
+        /// Its exact text, so that the coordinator pre-checks under the same policy.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// A policy proposal as a signer holds it after an admin's step.
+    Proposal {
+        /// The proposal.
+        proposal: crate::proposal::WireProposal,
     },
     /// The breakers and the risk level at a signer.
     Breakers {

@@ -92,6 +92,7 @@ fn ecdsa_sessions_round_trip() {
     let policy = Reply::Policy {
         version: 3,
         hash: "cd".repeat(32),
+        text: Some("version = 3\n".into()),
     };
     for reply in [asset, ruled, policy] {
         assert_eq!(

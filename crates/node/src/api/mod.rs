@@ -10,6 +10,7 @@ mod error;
 mod handlers;
 pub mod openapi;
 mod policy;
+mod proposals;
 mod resume;
 mod rpc;
 mod transfers;
@@ -30,6 +31,7 @@ use crate::unix_now;
 
 pub use error::ApiError;
 pub(crate) use policy::{count_row, hold as hold_ruling};
+pub(crate) use proposals::follow_signers_policy;
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -50,10 +52,25 @@ pub struct AppState {
     /// The Ethereum node, when one is configured.
     pub ethereum: Option<Arc<crate::transfers::Ethereum>>,
     /// The policy the API pre-checks requests with; the signers decide under their own.
-    pub policy: Option<Arc<tessera_policy::Policy>>,
+    /// It follows the signers: a policy change they applied replaces it (see
+    /// [`AppState::precheck_policy`]).
+    pub policy: std::sync::RwLock<Option<Arc<tessera_policy::Policy>>>,
 }
 
 impl AppState {
+    /// The policy the API pre-checks requests with, if any.
+    pub fn precheck_policy(&self) -> Option<Arc<tessera_policy::Policy>> {
+        self.policy.read().ok().and_then(|p| p.clone())
+    }
+
+    /// Pre-checks with `policy` from now on.
+    pub(crate) fn set_precheck_policy(&self, policy: tessera_policy::Policy) {
+        if let Ok(mut p) = self.policy.write() {
+            tracing::info!(version = policy.version(), hash = %policy.hash(), "pre-check policy replaced");
+            *p = Some(Arc::new(policy));
+        }
+    }
+
     pub(crate) fn request_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         match self.inflight.lock() {
             Ok(mut m) => {
@@ -82,6 +99,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/requests/{id}/approve", post(policy::approve))
         .route("/v1/requests/{id}/reject", post(policy::reject))
         .route("/v1/policy", get(policy::get_policy))
+        .route("/v1/policy/proposals", post(proposals::propose))
+        .route(
+            "/v1/policy/proposals/{hash}/approve",
+            post(proposals::approve),
+        )
+        .route("/v1/policy/proposals/{hash}/apply", post(proposals::apply))
         .route("/v1/breaker", get(breaker::get_breaker))
         .route("/v1/breaker/trip", post(breaker::trip))
         .route("/v1/breaker/reset", post(breaker::reset))

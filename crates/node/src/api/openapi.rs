@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{breaker, handlers, policy, rpc, transfers};
+use super::{breaker, handlers, policy, proposals, rpc, transfers};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -31,6 +31,9 @@ use super::{breaker, handlers, policy, rpc, transfers};
         policy::approve,
         policy::reject,
         policy::get_policy,
+        proposals::propose,
+        proposals::approve,
+        proposals::apply,
         breaker::get_breaker,
         breaker::trip,
         breaker::reset,
@@ -69,6 +72,10 @@ use super::{breaker, handlers, policy, rpc, transfers};
         tessera_wire::RiskBody,
         tessera_wire::WireBreaker,
         tessera_wire::WireRisk,
+        tessera_wire::ProposeBody,
+        tessera_wire::WireProposal,
+        proposals::ProposalView,
+        proposals::SignerProposalView,
         breaker::BreakerView,
         breaker::SignerBreakerView,
     )),

@@ -109,7 +109,7 @@ pub(crate) fn precheck(
     intent: &Intent,
     request_id: &str,
 ) -> Result<Option<Held>, ApiError> {
-    let Some(policy) = st.policy.as_deref() else {
+    let Some(policy) = st.precheck_policy() else {
         return Ok(None);
     };
     let Some(facts) = request_facts(st, client, intent)? else {
@@ -120,7 +120,7 @@ pub(crate) fn precheck(
         .read(|c| {
             Ok(tessera_policy::evaluate(
                 &facts,
-                policy,
+                &policy,
                 &tessera_signer::SpendHistory(c),
                 RiskLevel::Normal,
             ))
@@ -377,7 +377,7 @@ pub async fn get_policy(
     read_access(&st, &r)?;
     let signers = st.cluster.policies().await;
     let mut counts: Vec<((u64, String), usize)> = Vec::new();
-    for (_, version, hash) in &signers {
+    for (_, version, hash, _) in &signers {
         match counts
             .iter_mut()
             .find(|(k, _)| k.0 == *version && &k.1 == hash)
@@ -387,10 +387,11 @@ pub async fn get_policy(
         }
     }
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    let precheck_hash = st.policy.as_deref().map(|p: &Policy| p.hash().to_string());
+    let precheck = st.precheck_policy();
+    let precheck_hash = precheck.as_deref().map(|p: &Policy| p.hash().to_string());
     let ((version, hash), _) = match counts.into_iter().next() {
         Some(top) => top,
-        None => match st.policy.as_deref() {
+        None => match precheck.as_deref() {
             Some(p) => ((p.version(), p.hash().to_string()), 0),
             None => {
                 return Err(ApiError::new(
@@ -407,7 +408,7 @@ pub async fn get_policy(
         precheck_hash,
         signers: signers
             .into_iter()
-            .map(|(party, version, hash)| SignerPolicyView {
+            .map(|(party, version, hash, _)| SignerPolicyView {
                 party,
                 version,
                 hash,
