@@ -22,6 +22,7 @@ pub mod facts;
 mod guard;
 mod node;
 pub mod peer;
+mod receipts;
 mod ruling;
 
 pub use error::SignerError;

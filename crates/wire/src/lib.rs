@@ -6,6 +6,7 @@
 //! asks for, whatever the coordinator claims.
 
 mod api;
+mod audit;
 mod msg;
 mod rpc;
 mod verdict;
@@ -14,6 +15,7 @@ pub use api::{
     AddAsset, Chain, CreateWallet, Intent, IntentError, MAX_DECIMALS, MAX_PAYLOAD, NATIVE_DECIMALS,
     NATIVE_SYMBOL, SignRequest, TransferRequest, parse_amount, wallet_id_for,
 };
+pub use audit::AuditPage;
 pub use msg::{
     PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, WireRuling,
     decode_reply, decode_request, encode_reply, encode_request,

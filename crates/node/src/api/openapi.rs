@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{handlers, rpc, transfers};
+use super::{audit, handlers, policy, rpc, transfers};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -32,6 +32,9 @@ use super::{handlers, rpc, transfers};
         transfers::list_assets,
         transfers::create_transfer,
         transfers::get_transfer,
+        policy::approve,
+        policy::reject,
+        audit::get_audit,
     ),
     components(schemas(
         handlers::WalletView,
@@ -53,6 +56,8 @@ use super::{handlers, rpc, transfers};
         transfers::TransferView,
         tessera_wire::AddAsset,
         tessera_wire::TransferRequest,
+        policy::VerdictView,
+        audit::AuditPageView,
     )),
     modifiers(&ClientJwt)
 )]
