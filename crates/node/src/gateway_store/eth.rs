@@ -387,6 +387,11 @@ impl GatewayStore {
                      WHERE request_id = ?1",
                     params![request_id, status, reason, unix_now()],
                 )?;
+                let body = serde_json::json!({
+                    "request_id": request_id, "status": status, "reason": reason,
+                    "tx_hash": mined.map(|m| m.0), "block_number": mined.map(|m| m.1),
+                });
+                self.append_in(&tx, "eth_tx_outcome", &body)?;
             }
             tx.commit()?;
             Ok(())
@@ -422,6 +427,10 @@ impl GatewayStore {
                  WHERE request_id = ?1 AND status IN ('pending', 'failed')",
                 params![request_id, code, message, unix_now()],
             )?;
+            let body = serde_json::json!({
+                "request_id": request_id, "code": code, "message": message, "release": release,
+            });
+            self.append_in(&tx, "failure", &body)?;
             tx.commit()?;
             Ok(())
         })
