@@ -5,8 +5,8 @@
 //! transaction of each change it records: a request received (`request`), the pre-check's
 //! decision (`precheck`), a ruling or failure recorded (`ruling`, `failure`), a verdict
 //! forwarded (`verdict`), a signature (`signature`), a wallet created (`wallet_created`), an
-//! asset registered (`asset_added`), a transaction signed or broadcast (`eth_tx_signed`,
-//! `eth_tx_broadcast`). Events without a transaction of their own here go through
+//! asset registered (`asset_added`), a transaction signed, broadcast, mined or failed
+//! (`eth_tx_signed`, `eth_tx_broadcast`, `eth_tx_outcome`, `failure`). Events without a transaction of their own here go through
 //! [`GatewayStore::audit_event`], which is also how other API modules (breakers, policy
 //! changes) record what they forward:
 //!
