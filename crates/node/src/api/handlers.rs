@@ -628,22 +628,18 @@ pub async fn get_request(
         (Some(code), Some(message)) if row.status == "failed" => Some(ErrorView { code, message }),
         _ => None,
     };
-    let request_id = row.request_id.clone();
-    Ok(Json(receipted(
-        &st,
-        &request_id,
-        RequestView {
-            request_id: row.request_id,
-            kind: row.kind,
-            status: row.status,
-            wallet_id: row.wallet_id,
-            client: row.client,
-            idempotency_key: row.idempotency_key,
-            signature_hex: row.signature.map(hex::encode),
-            error,
-            reason,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        },
-    )))
+    let view = RequestView {
+        request_id: row.request_id,
+        kind: row.kind,
+        status: row.status,
+        wallet_id: row.wallet_id,
+        client: row.client,
+        idempotency_key: row.idempotency_key,
+        signature_hex: row.signature.map(hex::encode),
+        error,
+        reason,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
+    Ok(Json(receipted(&st, &id, view)))
 }
