@@ -41,7 +41,9 @@ pub use entry::{Anchor, Body, Entry, GENESIS, check_kind};
 pub use error::AuditError;
 pub use key::{AuditKey, AuditPublicKey};
 pub use log::{MAX_PAGE, SCHEMA, append, create_table, export_jsonl, head, page};
-pub use receipt::{QuorumReport, Receipt, ReceiptError, ReceiptFields, Rejection, check_quorum};
+pub use receipt::{
+    QuorumReport, Receipt, ReceiptError, ReceiptFields, Rejection, check_quorum, request_hash,
+};
 pub use verify::{
     BadEntry, ChainVerifier, Verified, VerifyError, verify, verify_entries, verify_jsonl,
     verify_with_anchors,

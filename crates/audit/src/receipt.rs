@@ -11,6 +11,7 @@ use crate::hexbytes;
 use crate::key::{AuditKey, AuditPublicKey};
 
 const DOMAIN: &[u8] = b"tessera/receipt/v1\0";
+const REQUEST_DOMAIN: &[u8] = b"tessera/request/v1\0";
 const MAX_NAME: usize = 128;
 
 /// What a receipt states, before it is signed.
@@ -207,6 +208,26 @@ impl Receipt {
         m.extend_from_slice(&self.audit_hash);
         m
     }
+}
+
+/// The hash by which receipts (and audit entries) name a client's signed request:
+///
+/// ```text
+/// SHA-256("tessera/request/v1\0" || lp(token) || lp(method) || lp(path) || lp(body))
+/// ```
+///
+/// where `token` is the client's compact JWS exactly as sent in `Authorization: Bearer`,
+/// `method` the HTTP method (`POST`), `path` the path and query as sent, `body` the exact body
+/// bytes, and `lp(x)` the length of `x` as a big-endian u64 followed by `x`. A client computes
+/// it from what it sent, without trusting any node.
+pub fn request_hash(token: &str, method: &str, path: &str, body: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(REQUEST_DOMAIN);
+    for part in [token.as_bytes(), method.as_bytes(), path.as_bytes(), body] {
+        crate::entry::update_prefixed(&mut h, part);
+    }
+    h.finalize().into()
 }
 
 fn name_ok(s: &str) -> bool {

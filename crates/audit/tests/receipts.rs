@@ -203,3 +203,23 @@ fn forged_foreign_and_repeated_receipts_do_not_count() {
     assert_eq!(report.nodes, ["a", "b"]);
     assert_eq!(report.rejected.len(), 6);
 }
+
+#[test]
+fn the_request_hash_follows_its_documented_layout() {
+    use sha2::{Digest, Sha256};
+    let mut pre = b"tessera/request/v1\0".to_vec();
+    for part in [&b"tok"[..], b"POST", b"/v1/x", b"{}"] {
+        pre.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        pre.extend_from_slice(part);
+    }
+    let expected: [u8; 32] = Sha256::digest(&pre).into();
+    assert_eq!(
+        tessera_audit::request_hash("tok", "POST", "/v1/x", b"{}"),
+        expected
+    );
+    // Moving a byte from one part to the next changes the hash.
+    assert_ne!(
+        tessera_audit::request_hash("tokP", "OST", "/v1/x", b"{}"),
+        expected
+    );
+}

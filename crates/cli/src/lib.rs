@@ -6,11 +6,14 @@
 //! - `tessera wallet ...`, `tessera sign ...`, `tessera request ...`: the API client, signing
 //!   each request with a client key.
 //! - `tessera demo`: key generation, signing and refresh in one process, without the network.
+//! - `tessera audit verify|export|keys`, `tessera receipt verify`: the audit chains and the
+//!   decision receipts (ADR 0013).
 //!
 //! Arguments are read by clap, then checked through the domain types ([`Scheme`],
 //! [`tessera_types::Threshold`]); every failure ends as one line, `error: ...`, and a non-zero
 //! exit code.
 
+mod audit;
 mod client;
 mod daemon;
 mod demo;
@@ -76,6 +79,22 @@ enum Command {
     Demo(DemoArgs),
     /// Validate policy files
     Policy(PolicyArgs),
+    /// Verify and export the nodes' audit chains
+    Audit(AuditArgs),
+    /// Check decision receipts against the nodes' audit keys
+    Receipt(ReceiptArgs),
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    #[command(subcommand)]
+    cmd: audit::AuditCommand,
+}
+
+#[derive(Debug, Args)]
+struct ReceiptArgs {
+    #[command(subcommand)]
+    cmd: audit::ReceiptCommand,
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +332,8 @@ where
             PolicyCmd::Check { file } => policy_check(&file, &mut out),
         },
         Command::Transfer(a) => client::run_transfer(&a.conn, a.cmd, &mut out),
+        Command::Audit(a) => audit::run_audit(a.cmd, &mut out),
+        Command::Receipt(a) => audit::run_receipt(a.cmd, &mut out),
         Command::Demo(a) => {
             let options = DemoOptions {
                 scheme: a.scheme,

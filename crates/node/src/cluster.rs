@@ -175,6 +175,8 @@ pub struct Cluster {
     down: Mutex<HashMap<PartyId, Instant>>,
     wallets: Mutex<BTreeSet<KeyId>>,
     metrics: Arc<Metrics>,
+    /// Where the signers' receipts are kept, once set ([`crate::audit`]).
+    pub(crate) receipts: std::sync::OnceLock<Arc<crate::gateway_store::GatewayStore>>,
 }
 
 /// Whether `e` says the signer could not be reached (rather than that it refused).
@@ -198,6 +200,7 @@ impl Cluster {
             down: Mutex::new(HashMap::new()),
             wallets: Mutex::new(BTreeSet::new()),
             metrics,
+            receipts: std::sync::OnceLock::new(),
         }
     }
 
@@ -330,6 +333,7 @@ impl Cluster {
             let refusal = match result {
                 Ok(reply) => match pick(&reply) {
                     Some(ruling) => {
+                        self.keep_receipt(party, &reply);
                         self.note_ok(party);
                         answers.rulings.push((party, ruling));
                         continue;
@@ -481,7 +485,7 @@ impl Cluster {
         })
     }
 
-    fn signer(&self, party: PartyId) -> Result<&RemoteSigner, LinkError> {
+    pub(crate) fn signer(&self, party: PartyId) -> Result<&RemoteSigner, LinkError> {
         self.signers.get(&party).ok_or_else(|| LinkError {
             party,
             code: "unknown_signer".into(),

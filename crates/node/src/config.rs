@@ -71,6 +71,11 @@ pub struct SignerConfig {
     /// after that the pinned policy is the one in force and this file is not read for it.
     #[serde(default)]
     pub policy_file: Option<PathBuf>,
+    /// This signer's audit key (ADR 0013): 32 bytes hex, 0600, never overwritten. With it, the
+    /// signer chains and signs an audit entry for everything its store records and returns a
+    /// receipt for each decision; without it, neither.
+    #[serde(default)]
+    pub audit_key_file: Option<PathBuf>,
 }
 
 /// A signer's Ethereum rules.
@@ -139,6 +144,10 @@ pub struct CoordinatorConfig {
     /// signers.
     #[serde(default)]
     pub policy_file: Option<PathBuf>,
+    /// The coordinator's audit key (ADR 0013): with it, the coordinator keeps its own signed
+    /// audit chain in its store.
+    #[serde(default)]
+    pub audit_key_file: Option<PathBuf>,
 }
 
 /// `[ethereum]` of the coordinator: the node it builds, broadcasts and follows transactions
@@ -346,6 +355,9 @@ impl Resolve for SignerConfig {
         if let Some(p) = self.policy_file.as_mut() {
             rebase(p, base);
         }
+        if let Some(p) = self.audit_key_file.as_mut() {
+            rebase(p, base);
+        }
         self.tls.resolve(base);
         for c in &mut self.clients {
             rebase(&mut c.public_key_file, base);
@@ -371,6 +383,9 @@ impl Resolve for CoordinatorConfig {
     fn resolve(&mut self, base: &Path) {
         rebase(&mut self.store, base);
         if let Some(p) = self.policy_file.as_mut() {
+            rebase(p, base);
+        }
+        if let Some(p) = self.audit_key_file.as_mut() {
             rebase(p, base);
         }
         self.tls.resolve(base);

@@ -117,10 +117,13 @@ pub async fn bind(config_path: &Path) -> Result<Bound, NodeError> {
         cfg.commitment_pool,
         Arc::clone(&metrics),
     ));
-    let store = Arc::new(
-        GatewayStore::open(&cfg.store)
-            .map_err(|e| NodeError::new("store_open_failed", e.to_string()))?,
-    );
+    let mut store = GatewayStore::open(&cfg.store)
+        .map_err(|e| NodeError::new("store_open_failed", e.to_string()))?;
+    if let Some(file) = &cfg.audit_key_file {
+        store.set_audit_key(crate::audit::read_key(file)?);
+    }
+    let store = Arc::new(store);
+    cluster.keep_receipts_in(Arc::clone(&store));
     for w in store
         .wallets()
         .map_err(|e| NodeError::new("store_error", e.to_string()))?

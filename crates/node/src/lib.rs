@@ -8,6 +8,7 @@
 //! of healthy signers, retrying without any signer that failed or sent a bad share.
 
 pub mod api;
+pub mod audit;
 pub mod balances;
 pub mod cluster;
 pub mod config;

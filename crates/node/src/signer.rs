@@ -103,7 +103,7 @@ fn open_node(config_path: &Path, cfg: &SignerConfig) -> Result<SignerNode, NodeE
         pass.pop();
     }
     let passphrase = SecretBytes::new(pass);
-    let signer = match Signer::open(&cfg.store, &passphrase) {
+    let mut signer = match Signer::open(&cfg.store, &passphrase) {
         Ok(s) => s,
         Err(SignerError::NotInitialised) => {
             let params = match cfg.kdf {
@@ -122,6 +122,9 @@ fn open_node(config_path: &Path, cfg: &SignerConfig) -> Result<SignerNode, NodeE
                 signer.party()
             ),
         ));
+    }
+    if let Some(file) = &cfg.audit_key_file {
+        signer.set_audit_key(crate::audit::read_key(file)?);
     }
     let (threshold, parties) = config::cluster(config_path, &cfg.cluster)?;
     let peers = peer_keys(party, cfg, &parties)?;
@@ -241,6 +244,7 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
                 )
                 .map_err(signer_err)?;
             Ok(Reply::Registered {
+                receipt: receipt(node, &r.request_id),
                 request_id: r.request_id,
                 kind: r.intent.kind().to_owned(),
                 wallet: r.intent.wallet().cloned(),
@@ -258,6 +262,7 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
                 .verdict(&token, &method, &path, &body, unix_now())
                 .map_err(signer_err)?;
             Ok(Reply::Ruled {
+                receipt: receipt(node, &request_id),
                 request_id,
                 ruling: tessera_signer::wire_ruling(&ruling, approvals),
             })
@@ -314,6 +319,10 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
                 .map_err(signer_err)?;
             Ok(Reply::Proposal { proposal })
         }
+        Request::AuditPage { after, limit } => node
+            .audit_page(after, limit)
+            .map(Reply::AuditPage)
+            .map_err(signer_err),
         Request::Policy => {
             let policy = node.policy();
             Ok(Reply::Policy {
@@ -442,6 +451,15 @@ pub fn handle(node: &mut SignerNode, req: Request) -> Result<Reply, WireError> {
             })
         }
     }
+}
+
+/// The receipt for a decision just recorded. The decision is committed whatever happens here:
+/// a receipt that cannot be made is logged and left out.
+fn receipt(node: &SignerNode, request_id: &str) -> Option<tessera_audit::Receipt> {
+    node.receipt(request_id).unwrap_or_else(|e| {
+        tracing::error!(request_id, error = %e, "cannot make a receipt");
+        None
+    })
 }
 
 fn progress_reply(p: Progress) -> Result<Reply, WireError> {

@@ -24,6 +24,7 @@ mod guard;
 mod node;
 pub mod peer;
 pub mod proposals;
+mod receipts;
 mod ruling;
 
 pub use error::SignerError;

@@ -232,6 +232,48 @@ fn event(
     Ok(())
 }
 
+/// The sequence number of the last breaker event (0 for none).
+pub(crate) fn last_event_in(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT coalesce(max(seq), 0) FROM breaker_events",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Appends every breaker event after `after` to the audit chain (kind `breaker`), inside the
+/// transaction that recorded them.
+pub(crate) fn audit_events_in(
+    conn: &Connection,
+    key: Option<&tessera_audit::AuditKey>,
+    after: i64,
+) -> Result<(), StoreError> {
+    if key.is_none() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, scope, event, source, jti, reason, at FROM breaker_events
+         WHERE seq > ?1 ORDER BY seq",
+    )?;
+    let events = stmt
+        .query_map(params![after], |r| {
+            Ok(serde_json::json!({
+                "event_seq": r.get::<_, i64>(0)?,
+                "scope": r.get::<_, String>(1)?,
+                "event": r.get::<_, String>(2)?,
+                "source": r.get::<_, String>(3)?,
+                "jti": r.get::<_, Option<String>>(4)?,
+                "reason": r.get::<_, String>(5)?,
+                "at": r.get::<_, i64>(6)?,
+            }))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for body in &events {
+        crate::audit::append_in(conn, key, "breaker", body)?;
+    }
+    Ok(())
+}
+
 /// The risk level in force, `normal` when nobody has set one.
 pub fn risk_in(conn: &Connection) -> Result<RiskRecord, StoreError> {
     Ok(conn
@@ -383,7 +425,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = last_event_in(&tx)?;
         let b = trip_in(&tx, scope, asker, reason)?;
+        audit_events_in(&tx, self.audit.as_ref(), before)?;
         tx.commit()?;
         Ok(b)
     }
@@ -398,7 +442,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = last_event_in(&tx)?;
         let b = vote_reset_in(&tx, scope, asker, quorum)?;
+        audit_events_in(&tx, self.audit.as_ref(), before)?;
         tx.commit()?;
         Ok(b)
     }
@@ -418,7 +464,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = last_event_in(&tx)?;
         let r = set_risk_in(&tx, level, asker, reason)?;
+        audit_events_in(&tx, self.audit.as_ref(), before)?;
         tx.commit()?;
         Ok(r)
     }

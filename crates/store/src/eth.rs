@@ -102,6 +102,14 @@ impl Store {
                 now()
             ],
         )?;
+        let body = serde_json::json!({
+            "request_id": request_id,
+            "chain": asset.chain,
+            "symbol": asset.symbol,
+            "contract": asset.contract,
+            "decimals": asset.decimals,
+        });
+        crate::audit::append_in(&tx, self.audit.as_ref(), "asset_added", &body)?;
         tx.commit()?;
         Ok(AssetAdded::New)
     }
@@ -164,6 +172,16 @@ impl Store {
                 now(),
             ],
         )?;
+        let body = serde_json::json!({
+            "request_id": rec.request_id,
+            "key_id": rec.key_id.as_str(),
+            "signing_hash": crate::audit::hex_of(&rec.signing_hash),
+            "nonce": rec.nonce,
+            "max_fee": rec.max_fee.to_string(),
+            "priority_fee": rec.priority_fee.to_string(),
+            "unsigned_tx": crate::audit::hex_of(&rec.unsigned_tx),
+        });
+        crate::audit::append_in(&tx, self.audit.as_ref(), "eth_tx_bound", &body)?;
         tx.commit()?;
         Ok(EthTxRecord {
             signature: None,
@@ -187,15 +205,29 @@ impl Store {
         signing_hash: &[u8; 32],
         signature: &[u8],
     ) -> Result<(), StoreError> {
-        let changed = self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
             "UPDATE eth_txs SET signature = ?2 WHERE signing_hash = ?1 AND signature IS NULL",
             params![&signing_hash[..], signature],
         )?;
-        if changed == 0 && self.eth_tx(signing_hash)?.is_none() {
-            return Err(StoreError::EthTxConflict(
-                "no such transaction is bound to a request".into(),
-            ));
+        if changed == 0 {
+            if eth_tx_in(&tx, signing_hash)?.is_none() {
+                return Err(StoreError::EthTxConflict(
+                    "no such transaction is bound to a request".into(),
+                ));
+            }
+            return Ok(());
         }
+        let request_id = eth_tx_in(&tx, signing_hash)?.map(|t| t.request_id);
+        let body = serde_json::json!({
+            "request_id": request_id,
+            "signing_hash": crate::audit::hex_of(signing_hash),
+            "signature": crate::audit::hex_of(signature),
+        });
+        crate::audit::append_in(&tx, self.audit.as_ref(), "eth_tx_signature", &body)?;
+        tx.commit()?;
         Ok(())
     }
 }

@@ -113,6 +113,13 @@ impl Store {
             "DELETE FROM pending_keys WHERE key_id = ?1",
             params![key_id.as_str()],
         )?;
+        let body = serde_json::json!({
+            "key_id": key_id.as_str(),
+            "scheme": pending.scheme.name(),
+            "generation": pending.generation,
+            "group_key": crate::audit::hex_of(&pending.group_key),
+        });
+        crate::audit::append_in(&tx, self.audit.as_ref(), "key_activated", &body)?;
         tx.commit()?;
         let scrubbed = self.scrub()?;
         Ok(Activated {

@@ -55,6 +55,8 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         consume_in(&tx, boot, key_id, generation, nonce_id, signed_digest)?;
+        let body = crate::audit::share_body(None, key_id, generation, nonce_id, signed_digest);
+        crate::audit::append_in(&tx, self.audit.as_ref(), "share", &body)?;
         tx.commit()?;
         Ok(())
     }

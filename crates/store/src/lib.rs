@@ -19,6 +19,7 @@
 //! *boot*, and only nonces issued in the current boot can be consumed; anything issued in an
 //! earlier boot is marked `discarded` when the next boot starts.
 
+pub mod audit;
 pub mod breakers;
 mod eth;
 mod keys;
@@ -130,6 +131,9 @@ pub enum StoreError {
     /// A stored value that does not parse.
     #[error("corrupt record in store: {0}")]
     Corrupt(String),
+    /// The audit entry recording a change could not be written; the change was not made.
+    #[error("audit log: {0}")]
+    Audit(String),
     /// An SQLite error.
     #[error("store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -156,6 +160,7 @@ impl StoreError {
             StoreError::EthTxConflict(_) => "wrong_nonce",
             StoreError::StalePolicy { .. } => "stale_policy",
             StoreError::Corrupt(_) => "store_corrupt",
+            StoreError::Audit(_) => "audit_failed",
             StoreError::Sqlite(_) => "store_error",
         }
     }
@@ -241,6 +246,8 @@ pub struct Activated {
 pub struct Store {
     conn: Connection,
     boot: Option<i64>,
+    /// Signs the audit chain's entries; none: nothing is appended (see [`audit`]).
+    audit: Option<tessera_audit::AuditKey>,
 }
 
 fn now() -> i64 {
@@ -275,7 +282,11 @@ impl Store {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Self { conn, boot: None };
+        let mut store = Self {
+            conn,
+            boot: None,
+            audit: None,
+        };
         schema::migrate(&mut store.conn)?;
         Ok(store)
     }
@@ -342,6 +353,8 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod audit_tests;
 #[cfg(test)]
 mod breakers_tests;
 #[cfg(test)]

@@ -86,6 +86,13 @@ impl Store {
             ],
         )?;
         approve_in(&tx, &proposal.hash, approval)?;
+        audit_in(
+            &tx,
+            self.audit.as_ref(),
+            "policy_proposal",
+            &proposal.hash,
+            approval,
+        )?;
         let p = proposal_in(&tx, &proposal.hash)?
             .ok_or_else(|| StoreError::Corrupt("the proposal vanished".into()))?;
         tx.commit()?;
@@ -109,6 +116,7 @@ impl Store {
             });
         }
         approve_in(&tx, hash, approval)?;
+        audit_in(&tx, self.audit.as_ref(), "policy_approval", hash, approval)?;
         let p = proposal_in(&tx, hash)?.ok_or_else(|| no_proposal(hash))?;
         tx.commit()?;
         Ok(p)
@@ -131,7 +139,14 @@ impl Store {
         }
         let approvals = serde_json::to_string(&p.approvals)
             .map_err(|e| StoreError::Corrupt(format!("approvals: {e}")))?;
-        crate::rulings::pin_policy_in(&tx, hash, p.version, &p.text, &approvals)?;
+        crate::rulings::pin_policy_in(
+            &tx,
+            self.audit.as_ref(),
+            hash,
+            p.version,
+            &p.text,
+            &approvals,
+        )?;
         tx.execute(
             "UPDATE policy_proposals SET state = 'applied', applied_at = ?2 WHERE hash = ?1",
             params![hash.as_slice(), at],
@@ -140,6 +155,25 @@ impl Store {
         tx.commit()?;
         Ok(p)
     }
+}
+
+/// A proposal or an approval, in the audit chain: the policy's hash and the admin's request.
+fn audit_in(
+    conn: &Connection,
+    key: Option<&tessera_audit::AuditKey>,
+    kind: &str,
+    hash: &[u8; 32],
+    a: &ProposalApproval,
+) -> Result<(), StoreError> {
+    let body = serde_json::json!({
+        "policy_hash": hex::encode(hash),
+        "admin": a.admin,
+        "jti": a.jti,
+        "method": a.method,
+        "path": a.path,
+    });
+    crate::audit::append_in(conn, key, kind, &body)?;
+    Ok(())
 }
 
 fn no_proposal(hash: &[u8; 32]) -> StoreError {

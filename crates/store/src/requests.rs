@@ -154,6 +154,7 @@ impl Store {
                 .ruling;
             return Ok((Registration::Again, ruling));
         }
+        let events_before = crate::breakers::last_event_in(&tx)?;
         let (ruling, spend) = decide(&tx)?;
         let registered = RequestRecord {
             ruling: ruling.clone(),
@@ -163,6 +164,11 @@ impl Store {
         if let Some(facts) = spend.as_ref().filter(|_| ruling.decision != Decision::Deny) {
             crate::spend::record(&tx, facts)?;
         }
+        let in_force = crate::rulings::current_in(&tx)?.map(|p| p.hash);
+        let body = crate::audit::request_body(&registered, in_force);
+        crate::audit::append_in(&tx, self.audit.as_ref(), "request", &body)?;
+        // A breaker the ruling tripped is in the chain right after the request that tripped it.
+        crate::breakers::audit_events_in(&tx, self.audit.as_ref(), events_before)?;
         tx.commit().map_err(StoreError::from)?;
         Ok((Registration::New, ruling))
     }
@@ -205,6 +211,14 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let rounds = open_round_in(&tx, round.request_id, round.kind, key_id, round.max_rounds)?;
         consume_in(&tx, boot, key_id, generation, nonce_id, signed_digest)?;
+        let body = crate::audit::share_body(
+            Some((round.request_id, rounds)),
+            key_id,
+            generation,
+            nonce_id,
+            signed_digest,
+        );
+        crate::audit::append_in(&tx, self.audit.as_ref(), "share", &body)?;
         tx.commit()?;
         Ok(rounds)
     }
@@ -215,14 +229,26 @@ impl Store {
         request_id: &str,
         signature: &[u8],
     ) -> Result<(), StoreError> {
-        let changed = self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
             "UPDATE requests SET signature = ?2, completed_at = ?3
              WHERE request_id = ?1 AND signature IS NULL",
             params![request_id, signature, now()],
         )?;
-        if changed == 0 && self.request(request_id)?.is_none() {
-            return Err(StoreError::NoSuchRequest(request_id.to_owned()));
+        if changed == 0 {
+            if request_in(&tx, request_id)?.is_none() {
+                return Err(StoreError::NoSuchRequest(request_id.to_owned()));
+            }
+            return Ok(());
         }
+        let body = serde_json::json!({
+            "request_id": request_id,
+            "signature": crate::audit::hex_of(signature),
+        });
+        crate::audit::append_in(&tx, self.audit.as_ref(), "signature", &body)?;
+        tx.commit()?;
         Ok(())
     }
 }

@@ -150,6 +150,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let req = request_in(&tx, &v.request_id)?
             .ok_or_else(|| StoreError::NoSuchRequest(v.request_id.clone()))?;
+        let request_hash = crate::audit::request_hash_of(&req);
         let earlier: Option<String> = tx
             .query_row(
                 "SELECT token FROM approvals WHERE request_id = ?1 AND approver = ?2",
@@ -222,6 +223,8 @@ impl Store {
             "UPDATE requests SET decision = ?2, decision_reason = ?3 WHERE request_id = ?1",
             params![v.request_id, ruling.decision.as_str(), ruling.reason],
         )?;
+        let body = crate::audit::verdict_body(&tx, v, &request_hash, &ruling)?;
+        crate::audit::append_in(&tx, self.audit.as_ref(), "verdict", &body)?;
         tx.commit()?;
         Ok(ruling)
     }
@@ -270,7 +273,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        pin_policy_in(&tx, hash, version, text, approvals)?;
+        pin_policy_in(&tx, self.audit.as_ref(), hash, version, text, approvals)?;
         tx.commit()?;
         Ok(())
     }
@@ -296,6 +299,7 @@ impl Store {
 /// [`Store::pin_policy`] inside the caller's transaction.
 pub(crate) fn pin_policy_in(
     conn: &rusqlite::Connection,
+    audit: Option<&tessera_audit::AuditKey>,
     hash: &[u8; 32],
     version: u64,
     text: &str,
@@ -319,6 +323,13 @@ pub(crate) fn pin_policy_in(
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![hash.as_slice(), version_sql, text, approvals, now()],
     )?;
+    let body = serde_json::json!({
+        "policy_hash": crate::hex(hash),
+        "version": version,
+        "approvals": serde_json::from_str::<serde_json::Value>(approvals)
+            .unwrap_or_else(|_| serde_json::Value::String(approvals.to_owned())),
+    });
+    crate::audit::append_in(conn, audit, "policy_pin", &body)?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! asks for, whatever the coordinator claims.
 
 mod api;
+mod audit;
 mod breaker;
 mod msg;
 mod proposal;
@@ -16,6 +17,7 @@ pub use api::{
     AddAsset, Chain, CreateWallet, Intent, IntentError, MAX_DECIMALS, MAX_PAYLOAD, NATIVE_DECIMALS,
     NATIVE_SYMBOL, SignRequest, TransferRequest, parse_amount, wallet_id_for,
 };
+pub use audit::AuditPage;
 pub use breaker::{GuardCommand, MAX_REASON, ResetBody, RiskBody, TripBody, WireBreaker, WireRisk};
 pub use msg::{
     PartyMessage, Reply, Request, SessionSpec, WIRE_VERSION, WireError, WireProgress, WireRuling,

@@ -181,6 +181,13 @@ pub enum Request {
         /// Messages from the other signers of the session.
         inbox: Vec<PartyMessage>,
     },
+    /// Up to `limit` entries of the signer's audit chain after position `after`.
+    AuditPage {
+        /// The position to read after (0: from the start).
+        after: u64,
+        /// How many at most (the signer caps it).
+        limit: u32,
+    },
 }
 
 impl Request {
@@ -206,6 +213,7 @@ impl Request {
             Request::GroupKey { .. } => "group_key",
             Request::EcdsaStart { .. } => "ecdsa_start",
             Request::EcdsaAdvance { .. } => "ecdsa_advance",
+            Request::AuditPage { .. } => "audit_page",
         }
     }
 }
@@ -288,6 +296,9 @@ pub enum Reply {
         /// `rejected`); absent means `allow` (requests no rule governs).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ruling: Option<WireRuling>,
+        /// The signer's receipt for its decision (ADR 0013); absent from older signers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<tessera_audit::Receipt>,
     },
     /// Where a request stands after an approver's verdict.
     Ruled {
@@ -295,6 +306,9 @@ pub enum Reply {
         request_id: String,
         /// The ruling.
         ruling: WireRuling,
+        /// The signer's receipt for where the request stands now; absent from older signers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<tessera_audit::Receipt>,
     },
     /// The policy in force at this signer.
     Policy {
@@ -344,6 +358,8 @@ pub enum Reply {
         /// The group key.
         group_key_hex: String,
     },
+    /// A page of the signer's audit chain.
+    AuditPage(crate::AuditPage),
 }
 
 /// A signer's ruling on a request, as it travels.

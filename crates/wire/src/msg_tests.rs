@@ -77,6 +77,7 @@ fn ecdsa_sessions_round_trip() {
         kind: "add_asset".into(),
         wallet: None,
         ruling: None,
+        receipt: None,
     };
     let ruled = Reply::Ruled {
         request_id: "r".into(),
@@ -88,6 +89,7 @@ fn ecdsa_sessions_round_trip() {
             approvals_needed: 2,
             approvals: 1,
         },
+        receipt: None,
     };
     let policy = Reply::Policy {
         version: 3,

@@ -25,7 +25,7 @@ fn lines(name: &str) -> Vec<String> {
 #[test]
 fn every_v1_request_decodes_and_encodes_back_the_same() {
     let all = lines("requests-v1.jsonl");
-    assert_eq!(all.len(), 10, "one line per operation");
+    assert_eq!(all.len(), 11, "one line per operation");
     for line in all {
         let req = tessera_wire::decode_request(line.as_bytes()).unwrap();
         let again: Value = serde_json::from_slice(&tessera_wire::encode_request(&req)).unwrap();

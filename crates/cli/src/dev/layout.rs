@@ -7,9 +7,11 @@
 //! DIR/signer-N/signer.toml          signer N's configuration
 //! DIR/signer-N/passphrase           its vault passphrase (0600)
 //! DIR/signer-N/peer.key             its peer key, sealing key-generation messages (0600)
+//! DIR/signer-N/audit.key            its audit key, signing its audit chain and receipts (0600)
 //! DIR/signer-N/signer.sqlite        its store
 //! DIR/signer-N/pid, signer.log      its process id and log
 //! DIR/coordinator.toml, .sqlite     the coordinator's configuration and store
+//! DIR/coordinator-audit.key         the coordinator's audit key (0600)
 //! ```
 
 use std::fmt::Write as _;
@@ -109,6 +111,26 @@ pub(crate) fn write_peer_key(file: &Path) -> Result<String, CliError> {
         zeroize::Zeroizing::new(hex::encode(*secret)).as_bytes(),
     )?;
     Ok(hex::encode(public))
+}
+
+/// The audit key file of signer `n` in a `tessera dev` data directory.
+pub(crate) fn signer_audit_key(dir: &Path, n: u16) -> PathBuf {
+    dir.join(format!("signer-{n}")).join("audit.key")
+}
+
+/// The coordinator's audit key file in a `tessera dev` data directory.
+pub(crate) fn coordinator_audit_key(dir: &Path) -> PathBuf {
+    dir.join("coordinator-audit.key")
+}
+
+/// Creates an audit key file unless one exists; an existing key is never replaced.
+fn ensure_audit_key(file: &Path) -> Result<(), CliError> {
+    if file.exists() {
+        return Ok(());
+    }
+    tessera_audit::AuditKey::generate()
+        .and_then(|k| k.write_to(file))
+        .map_err(|e| CliError::new(e.to_string()))
 }
 
 fn read_peer_public(file: &Path) -> Result<String, CliError> {
@@ -224,6 +246,8 @@ pub(super) fn prepare(
                 zeroize::Zeroizing::new(hex::encode(*secret)).as_bytes(),
             )?;
         }
+        let audit_key = signer_audit_key(&dir, n);
+        ensure_audit_key(&audit_key)?;
         let config = sdir.join("signer.toml");
         let listen = match previous_listen(&config) {
             Some(a) => a,
@@ -239,10 +263,11 @@ pub(super) fn prepare(
             "# Written by `tessera dev`; rewritten at each start.\n\
              party = {n}\nlisten = \"{listen}\"\nstore = {store}\npassphrase_file = {pass}\n\
              kdf = \"{kdf}\"\ncoordinators = [\"coordinator\"]\npid_file = {pid}\n\
-             peer_key_file = {peer_key}\npolicy_file = {policy}\n\n\
+             peer_key_file = {peer_key}\npolicy_file = {policy}\naudit_key_file = {audit_key}\n\n\
              [tls]\nca = {ca}\ncert = {cert}\nkey = {key}\n\n\
              [cluster]\nthreshold = {t}\nparties = [{parties}]\n{peers_toml}{client_toml}",
             peer_key = q(&sdir.join("peer.key")),
+            audit_key = q(&audit_key),
             policy = q(&policy_file),
             store = q(&sdir.join("signer.sqlite")),
             pass = q(&pass),
@@ -271,12 +296,16 @@ pub(super) fn prepare(
     }
 
     let coordinator_config = dir.join("coordinator.toml");
+    let coordinator_key = coordinator_audit_key(&dir);
+    ensure_audit_key(&coordinator_key)?;
     let text = format!(
         "# Written by `tessera dev`; rewritten at each start.\n\
-         listen = \"{listen}\"\nstore = {store}\nthreshold = {t}\npolicy_file = {policy}\n\n\
+         listen = \"{listen}\"\nstore = {store}\nthreshold = {t}\npolicy_file = {policy}\n\
+         audit_key_file = {audit_key}\n\n\
          [tls]\nca = {ca}\ncert = {cert}\nkey = {key}\n{signer_toml}{client_toml}",
         listen = opts.listen,
         policy = q(&policy_file),
+        audit_key = q(&coordinator_key),
         store = q(&dir.join("coordinator.sqlite")),
         t = opts.threshold,
         ca = q(&pki.join("ca.pem")),

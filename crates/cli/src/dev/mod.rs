@@ -18,8 +18,8 @@ use tokio::process::{Child, Command};
 use crate::daemon::runtime;
 use crate::error::CliError;
 
-pub(crate) use layout::write_peer_key;
 pub use layout::{DevClient, DevJson};
+pub(crate) use layout::{coordinator_audit_key, signer_audit_key, write_peer_key};
 
 /// What `tessera dev` was asked for.
 #[derive(Debug, Clone)]

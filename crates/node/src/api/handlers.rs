@@ -13,6 +13,7 @@ use tessera_types::{KeyId, Scheme};
 use tessera_wire::{Intent, IntentError};
 use utoipa::ToSchema;
 
+use super::audit::{Receipted, receipted};
 use super::{ApiError, AppState, Received, authenticate};
 use crate::cluster::{ClientRequest, ClusterError};
 use crate::gateway_store::{Begin, GatewayError, RequestRow, WalletRow};
@@ -417,7 +418,7 @@ pub(super) fn read_access(st: &AppState, r: &Received) -> Result<Verified, ApiEr
 #[utoipa::path(post, path = "/v1/wallets/{id}/sign", request_body = tessera_wire::SignRequest,
     security(("client_jwt" = [])),
     params(("id" = String, Path, description = "wallet id")),
-    responses((status = 200, body = SignResponse), (status = 400, body = super::error::ErrorBody),
+    responses((status = 200, body = Receipted<SignResponse>), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
         (status = 502, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
@@ -425,7 +426,7 @@ pub async fn sign(
     State(st): State<Arc<AppState>>,
     Path(_id): Path<String>,
     r: Received,
-) -> Result<Json<SignResponse>, ApiError> {
+) -> Result<Json<Receipted<SignResponse>>, ApiError> {
     let v = authenticate(&st, &r, &[Role::Trader])?;
     let intent = Intent::parse(&r.method, &r.path, &r.body, &v.request_id).map_err(intent_err)?;
     let (Some(wallet), Some(idempotency_key)) = (intent.wallet(), intent.idempotency_key()) else {
@@ -449,7 +450,8 @@ pub async fn sign(
                 super::policy::precheck(&st, v.client.id.as_str(), &intent, &row.request_id)?
             {
                 super::policy::tell_signers(&st, &row).await;
-                return Ok(Json(SignResponse::held(&row.request_id, held)));
+                let held = SignResponse::held(&row.request_id, held);
+                return Ok(Json(receipted(&st, &row.request_id, held)));
             }
             row
         }
@@ -463,7 +465,7 @@ pub async fn sign(
     };
     work.await
         .map_err(|e| ApiError::internal(format!("signing task: {e}")))?
-        .map(Json)
+        .map(|answer| Json(receipted(&st, &answer.request_id.clone(), answer)))
 }
 
 /// Signs request `request_id` unless it is signed already, and records the result. One at a
@@ -607,12 +609,12 @@ pub(super) async fn ecdsa_sign_recorded(
 /// requests; admins see all.
 #[utoipa::path(get, path = "/v1/requests/{id}", security(("client_jwt" = [])),
     params(("id" = String, Path, description = "request id")),
-    responses((status = 200, body = RequestView), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Receipted<RequestView>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_request(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
     r: Received,
-) -> Result<Json<RequestView>, ApiError> {
+) -> Result<Json<Receipted<RequestView>>, ApiError> {
     let v = read_access(&st, &r)?;
     let row = st
         .store
@@ -629,7 +631,7 @@ pub async fn get_request(
         (Some(code), Some(message)) if row.status == "failed" => Some(ErrorView { code, message }),
         _ => None,
     };
-    Ok(Json(RequestView {
+    let view = RequestView {
         request_id: row.request_id,
         kind: row.kind,
         status: row.status,
@@ -641,5 +643,6 @@ pub async fn get_request(
         reason,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }))
+    };
+    Ok(Json(receipted(&st, &id, view)))
 }

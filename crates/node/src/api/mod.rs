@@ -5,6 +5,7 @@
 //! signers check it again themselves. Errors are `{"error": {"code", "message"}}` with a stable
 //! code; internal details go to the log only.
 
+mod audit;
 mod breaker;
 mod error;
 mod handlers;
@@ -115,6 +116,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/transfers", post(transfers::create_transfer))
         .route("/v1/transfers/{id}", get(transfers::get_transfer))
+        .route("/v1/audit", get(audit::get_audit))
         .fallback(handlers::not_found)
         .with_state(state)
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{breaker, handlers, policy, proposals, rpc, transfers};
+use super::{audit, breaker, handlers, policy, proposals, rpc, transfers};
 
 /// The API's description.
 #[derive(OpenApi)]
@@ -42,6 +42,7 @@ use super::{breaker, handlers, policy, proposals, rpc, transfers};
         transfers::list_assets,
         transfers::create_transfer,
         transfers::get_transfer,
+        audit::get_audit,
     ),
     components(schemas(
         handlers::WalletView,
@@ -78,6 +79,7 @@ use super::{breaker, handlers, policy, proposals, rpc, transfers};
         proposals::SignerProposalView,
         breaker::BreakerView,
         breaker::SignerBreakerView,
+        audit::AuditPageView,
     )),
     modifiers(&ClientJwt)
 )]

@@ -19,6 +19,7 @@ use tessera_signer::facts::{AssetBook, policy_request};
 use tessera_wire::{Intent, Request as WireRequest, WireRuling};
 use utoipa::ToSchema;
 
+use super::audit::{Receipted, receipted};
 use super::handlers::{cluster_err, read_access, store_err};
 use super::{ApiError, AppState, Received, authenticate};
 use crate::cluster::ClusterError;
@@ -126,6 +127,7 @@ pub(crate) fn precheck(
             ))
         })
         .map_err(store_err)?;
+    super::audit::precheck_event(st, request_id, &policy, &decision);
     if decision.action != tessera_policy::Action::Deny {
         return Ok(None);
     }
@@ -254,14 +256,14 @@ pub struct VerdictView {
 #[utoipa::path(post, path = "/v1/requests/{id}/approve", request_body = tessera_wire::VerdictBody,
     security(("client_jwt" = [])),
     params(("id" = String, Path, description = "request id")),
-    responses((status = 200, body = VerdictView), (status = 400, body = super::error::ErrorBody),
+    responses((status = 200, body = Receipted<VerdictView>), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn approve(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
     r: Received,
-) -> Result<Json<VerdictView>, ApiError> {
+) -> Result<Json<Receipted<VerdictView>>, ApiError> {
     verdict(st, id, r).await
 }
 
@@ -269,14 +271,14 @@ pub async fn approve(
 #[utoipa::path(post, path = "/v1/requests/{id}/reject", request_body = tessera_wire::VerdictBody,
     security(("client_jwt" = [])),
     params(("id" = String, Path, description = "request id")),
-    responses((status = 200, body = VerdictView), (status = 400, body = super::error::ErrorBody),
+    responses((status = 200, body = Receipted<VerdictView>), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody)))]
 pub async fn reject(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
     r: Received,
-) -> Result<Json<VerdictView>, ApiError> {
+) -> Result<Json<Receipted<VerdictView>>, ApiError> {
     verdict(st, id, r).await
 }
 
@@ -284,7 +286,7 @@ async fn verdict(
     st: Arc<AppState>,
     id: String,
     r: Received,
-) -> Result<Json<VerdictView>, ApiError> {
+) -> Result<Json<Receipted<VerdictView>>, ApiError> {
     let v = authenticate(&st, &r, &[Role::Approver])?;
     tessera_wire::Verdict::parse(&r.method, &r.path, &r.body)
         .map_err(|e| ApiError::bad_request(e.code, e.message))?;
@@ -308,6 +310,7 @@ async fn verdict(
         .verdict(&msg, need)
         .await
         .map_err(|e| verdict_err(&e))?;
+    super::audit::verdict_event(&st, &id, v.client.id.as_str(), &r, &ruling);
     let view = |status: &str, reason: Option<String>| VerdictView {
         request_id: id.clone(),
         status: status.to_owned(),
@@ -319,10 +322,15 @@ async fn verdict(
         st.store.approved(&id).map_err(store_err)?;
         tracing::info!(request_id = %id, "approvals complete; signing");
         super::resume::resume(&st, row);
-        return Ok(Json(view("pending", ruling.reason.clone())));
+        let answer = view("pending", ruling.reason.clone());
+        return Ok(Json(receipted(&st, &id, answer)));
     }
     let held = hold(&st, &id, &ruling);
-    Ok(Json(view(held.status, Some(held.reason))))
+    Ok(Json(receipted(
+        &st,
+        &id,
+        view(held.status, Some(held.reason)),
+    )))
 }
 
 fn verdict_err(e: &ClusterError) -> ApiError {

@@ -11,6 +11,7 @@ use tessera_types::Scheme;
 use tessera_wire::{Intent, NATIVE_DECIMALS, NATIVE_SYMBOL};
 use utoipa::ToSchema;
 
+use super::audit::{Receipted, receipted};
 use super::handlers::{fail, intent_err, read_access, row_for, store_err};
 use super::{ApiError, AppState, Received, authenticate};
 use crate::cluster::ClientRequest;
@@ -183,14 +184,14 @@ pub async fn list_assets(
 /// `GET /v1/transfers/{id}` follows it to `confirmed`.
 #[utoipa::path(post, path = "/v1/transfers", request_body = tessera_wire::TransferRequest,
     security(("client_jwt" = [])),
-    responses((status = 200, body = TransferView), (status = 400, body = super::error::ErrorBody),
+    responses((status = 200, body = Receipted<TransferView>), (status = 400, body = super::error::ErrorBody),
         (status = 401, body = super::error::ErrorBody), (status = 403, body = super::error::ErrorBody),
         (status = 404, body = super::error::ErrorBody), (status = 409, body = super::error::ErrorBody),
         (status = 422, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
 pub async fn create_transfer(
     State(st): State<Arc<AppState>>,
     r: Received,
-) -> Result<Json<TransferView>, ApiError> {
+) -> Result<Json<Receipted<TransferView>>, ApiError> {
     let v = authenticate(&st, &r, &[Role::Trader])?;
     let intent = Intent::parse(&r.method, &r.path, &r.body, &v.request_id).map_err(intent_err)?;
     let Intent::Transfer {
@@ -261,7 +262,7 @@ pub async fn create_transfer(
                     .transfer(&row.request_id)
                     .map_err(store_err)?
                     .ok_or_else(|| ApiError::internal("the transfer vanished"))?;
-                return Ok(Json(transfer_view(t)));
+                return Ok(Json(receipted(&st, &row.request_id, transfer_view(t))));
             }
             row.request_id
         }
@@ -277,7 +278,11 @@ pub async fn create_transfer(
         .await
         .map_err(|e| ApiError::internal(format!("transfer task: {e}")))?
     {
-        Ok(t) => Ok(Json(transfer_view(t))),
+        Ok(t) => Ok(Json(receipted(
+            &st,
+            &t.request_id.clone(),
+            transfer_view(t),
+        ))),
         Err(TransferError::Later { code, message }) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             code,
@@ -296,12 +301,12 @@ pub async fn create_transfer(
 /// all.
 #[utoipa::path(get, path = "/v1/transfers/{id}", security(("client_jwt" = [])),
     params(("id" = String, Path, description = "transfer id")),
-    responses((status = 200, body = TransferView), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Receipted<TransferView>), (status = 404, body = super::error::ErrorBody)))]
 pub async fn get_transfer(
     State(st): State<Arc<AppState>>,
     Path(id): Path<String>,
     r: Received,
-) -> Result<Json<TransferView>, ApiError> {
+) -> Result<Json<Receipted<TransferView>>, ApiError> {
     let v = read_access(&st, &r)?;
     let visible = st
         .store
@@ -314,5 +319,5 @@ pub async fn get_transfer(
         .map_err(store_err)?
         .filter(|_| visible)
         .ok_or_else(|| ApiError::not_found(format!("no transfer `{id}`")))?;
-    Ok(Json(transfer_view(t)))
+    Ok(Json(receipted(&st, &id, transfer_view(t))))
 }

@@ -142,6 +142,11 @@ impl GatewayStore {
                          VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![a.symbol, a.chain, a.contract, a.decimals, unix_now()],
                     )?;
+                    let body = serde_json::json!({
+                        "symbol": a.symbol, "chain": a.chain, "contract": a.contract,
+                        "decimals": a.decimals,
+                    });
+                    self.append_in(&tx, "asset_added", &body)?;
                     tx.commit()?;
                     Ok(AssetAdded::New)
                 }
@@ -296,6 +301,11 @@ impl GatewayStore {
                 params![request_id, raw_tx, unix_now()],
             )?;
             let t = transfer_in(&tx, request_id)?.ok_or_else(|| no_transfer(request_id))?;
+            let body = serde_json::json!({
+                "request_id": request_id, "tx_hash": tx_hash, "version": version,
+                "raw_tx": hex::encode(raw_tx),
+            });
+            self.append_in(&tx, "eth_tx_signed", &body)?;
             tx.commit()?;
             Ok(t)
         })
@@ -322,7 +332,9 @@ impl GatewayStore {
 
     /// Records that a version was sent to the node now.
     pub fn mark_broadcast(&self, request_id: &str) -> Result<(), GatewayError> {
-        self.with(|c| {
+        let tx_hash = self.transfer(request_id)?.and_then(|t| t.tx_hash);
+        let body = serde_json::json!({"request_id": request_id, "tx_hash": tx_hash});
+        self.audited("eth_tx_broadcast", &body, |c| {
             c.execute(
                 "UPDATE transfers SET last_sent_at = ?2, updated_at = ?2,
                      status = CASE status WHEN 'signed' THEN 'broadcast' ELSE status END
@@ -375,6 +387,11 @@ impl GatewayStore {
                      WHERE request_id = ?1",
                     params![request_id, status, reason, unix_now()],
                 )?;
+                let body = serde_json::json!({
+                    "request_id": request_id, "status": status, "reason": reason,
+                    "tx_hash": mined.map(|m| m.0), "block_number": mined.map(|m| m.1),
+                });
+                self.append_in(&tx, "eth_tx_outcome", &body)?;
             }
             tx.commit()?;
             Ok(())
@@ -410,6 +427,10 @@ impl GatewayStore {
                  WHERE request_id = ?1 AND status IN ('pending', 'failed')",
                 params![request_id, code, message, unix_now()],
             )?;
+            let body = serde_json::json!({
+                "request_id": request_id, "code": code, "message": message, "release": release,
+            });
+            self.append_in(&tx, "failure", &body)?;
             tx.commit()?;
             Ok(())
         })

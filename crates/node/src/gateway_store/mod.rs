@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::unix_now;
 
+mod audit;
 mod eth;
 
 pub use eth::{AssetAdded, AssetRow, OPEN, TransferRow, TxVersion};
@@ -58,8 +59,9 @@ CREATE TABLE IF NOT EXISTS used_tokens (
 CREATE INDEX IF NOT EXISTS used_tokens_exp ON used_tokens (exp);
 ";
 
-/// The version `PRAGMA user_version` records once the schema above is in place.
-const SCHEMA_VERSION: i64 = 1;
+/// The version `PRAGMA user_version` records once the schema above is in place. Version 2
+/// adds the audit chain and the signers' receipts ([`audit`]), created if missing.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Brings a store written by an earlier release up to [`SCHEMA_VERSION`], in one transaction.
 /// Version 1: requests may be `denied`, `pending_approval` or `rejected` by the policy; SQLite
@@ -188,6 +190,8 @@ pub enum Begin {
 #[derive(Debug)]
 pub struct GatewayStore {
     conn: Mutex<Connection>,
+    /// Signs the audit chain's entries; none: nothing is appended.
+    audit: Option<tessera_audit::AuditKey>,
 }
 
 impl GatewayStore {
@@ -209,9 +213,11 @@ impl GatewayStore {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(eth::SCHEMA)?;
         conn.execute_batch(tessera_store::spend::SCHEMA)?;
+        audit::migrate_v2(&conn)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            audit: None,
         })
     }
 
@@ -295,6 +301,13 @@ impl GatewayStore {
             if let Some(t) = transfer {
                 Self::insert_transfer(&tx, t)?;
             }
+            let hash = tessera_audit::request_hash(&row.token, &row.method, &row.path, &row.body);
+            let body = serde_json::json!({
+                "request_id": row.request_id, "client": row.client, "kind": row.kind,
+                "wallet": row.wallet_id, "idempotency_key": row.idempotency_key,
+                "method": row.method, "path": row.path, "request_hash": hex::encode(hash),
+            });
+            self.append_in(&tx, "request", &body)?;
             tx.commit()?;
             Ok(Begin::New)
         })
@@ -322,7 +335,9 @@ impl GatewayStore {
 
     /// Records a request's signature.
     pub fn signed(&self, request_id: &str, signature: &[u8]) -> Result<(), GatewayError> {
-        self.with(|c| {
+        let body =
+            serde_json::json!({"request_id": request_id, "signature": hex::encode(signature)});
+        self.audited("signature", &body, |c| {
             c.execute(
                 "UPDATE requests SET status = 'signed', signature = ?2, error_code = NULL,
                      error_message = NULL, updated_at = ?3
@@ -346,7 +361,8 @@ impl GatewayStore {
 
     /// Records a request's failure (it may be retried with the same idempotency key).
     pub fn failed(&self, request_id: &str, code: &str, message: &str) -> Result<(), GatewayError> {
-        self.with(|c| {
+        let body = serde_json::json!({"request_id": request_id, "code": code, "message": message});
+        self.audited("failure", &body, |c| {
             c.execute(
                 "UPDATE requests SET status = 'failed', error_code = ?2, error_message = ?3,
                      updated_at = ?4
@@ -366,7 +382,10 @@ impl GatewayStore {
         code: &str,
         reason: &str,
     ) -> Result<(), GatewayError> {
-        self.with(|c| {
+        let body = serde_json::json!({
+            "request_id": request_id, "status": status, "code": code, "reason": reason,
+        });
+        self.audited("ruling", &body, |c| {
             c.execute(
                 "UPDATE requests SET status = ?2, error_code = ?3, error_message = ?4,
                      updated_at = ?5
@@ -379,7 +398,9 @@ impl GatewayStore {
 
     /// A request whose approvals are in goes back to `pending`, to be signed.
     pub fn approved(&self, request_id: &str) -> Result<(), GatewayError> {
-        self.with(|c| {
+        let body =
+            serde_json::json!({"request_id": request_id, "status": "pending", "code": "approved"});
+        self.audited("ruling", &body, |c| {
             c.execute(
                 "UPDATE requests SET status = 'pending', error_code = NULL, error_message = NULL,
                      updated_at = ?2
@@ -450,6 +471,11 @@ impl GatewayStore {
                 "UPDATE requests SET status = 'created', updated_at = ?2 WHERE request_id = ?1",
                 params![w.request_id, unix_now()],
             )?;
+            let body = serde_json::json!({
+                "request_id": w.request_id, "wallet": w.id, "scheme": w.scheme,
+                "public_key": hex::encode(&w.public_key), "threshold": w.threshold,
+            });
+            self.append_in(&tx, "wallet_created", &body)?;
             tx.commit()?;
             Ok(())
         })
@@ -543,122 +569,4 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(id: &str, key: &str, body: &str) -> RequestRow {
-        RequestRow {
-            request_id: id.into(),
-            client: "trader".into(),
-            kind: "sign".into(),
-            wallet_id: "w-1".into(),
-            idempotency_key: Some(key.into()),
-            body_sha256: body.into(),
-            method: "POST".into(),
-            path: "/v1/wallets/w-1/sign".into(),
-            body: body.as_bytes().to_vec(),
-            token: "t".into(),
-            status: "pending".into(),
-            signature: None,
-            error_code: None,
-            error_message: None,
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-
-    #[test]
-    fn tokens_are_single_use_and_idempotency_keys_bind_their_body() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.sqlite");
-        let s = GatewayStore::open(&path).unwrap();
-        assert_eq!(
-            s.begin(&row("r1", "k", "a"), "j1", 100).unwrap(),
-            Begin::New
-        );
-        assert!(matches!(
-            s.begin(&row("r2", "k2", "a"), "j1", 100),
-            Err(GatewayError::Replay(_))
-        ));
-        assert!(matches!(
-            s.use_token("trader", "j1", 100),
-            Err(GatewayError::Replay(_))
-        ));
-        // Same key and body: the earlier request; another body: a conflict, and nothing stored.
-        let Begin::Existing(earlier) = s.begin(&row("r3", "k", "a"), "j3", 100).unwrap() else {
-            panic!("expected the earlier request");
-        };
-        assert_eq!(earlier.request_id, "r1");
-        assert!(matches!(
-            s.begin(&row("r4", "k", "b"), "j4", 100),
-            Err(GatewayError::Conflict(_))
-        ));
-        assert!(s.request("r4").unwrap().is_none());
-        s.signed("r1", b"sig").unwrap();
-        drop(s);
-        // Durable across reopening; the file is private.
-        let s = GatewayStore::open(&path).unwrap();
-        assert_eq!(
-            s.request("r1").unwrap().unwrap().signature.as_deref(),
-            Some(&b"sig"[..])
-        );
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        // Expired token ids are forgotten; fresh ones stay.
-        s.use_token("trader", "fresh", 1_000).unwrap();
-        assert_eq!(
-            s.prune_tokens(500).unwrap(),
-            2,
-            "j1 and j3 expired at 100; j4 was never stored"
-        );
-        assert!(matches!(
-            s.use_token("trader", "fresh", 1_000),
-            Err(GatewayError::Replay(_))
-        ));
-    }
-
-    #[test]
-    fn a_store_from_before_the_policy_migrates_and_keeps_its_requests() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.sqlite");
-        {
-            let old = SCHEMA.replace(
-                "'failed',\n                                                 'denied', 'pending_approval', 'rejected')",
-                "'failed')",
-            );
-            assert_ne!(old, SCHEMA, "the old CHECK is rebuilt from the current one");
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(&old).unwrap();
-            c.execute(
-                "INSERT INTO requests (request_id, client, kind, wallet_id, idempotency_key,
-                     body_sha256, method, path, body, token, status, created_at, updated_at)
-                 VALUES ('r1', 'trader', 'sign', 'w-1', 'k', 'a', 'POST', '/v1/wallets/w-1/sign', x'7b7d', 't',
-                     'pending', 1, 1)",
-                [],
-            )
-            .unwrap();
-            assert!(
-                c.execute("UPDATE requests SET status = 'denied'", [])
-                    .is_err()
-            );
-        }
-        let s = GatewayStore::open(&path).unwrap();
-        s.ruled("r1", "denied", "policy_denied", "rule `no` denies")
-            .unwrap();
-        let r = s.request("r1").unwrap().unwrap();
-        assert_eq!(
-            (r.status.as_str(), r.idempotency_key.as_deref()),
-            ("denied", Some("k"))
-        );
-        // The unique idempotency key survived the rebuild.
-        assert!(matches!(
-            s.begin(&row("r2", "k", "a"), "j2", 100).unwrap(),
-            Begin::Existing(_)
-        ));
-        drop(s);
-        GatewayStore::open(&path).unwrap();
-    }
-}
+mod tests;
