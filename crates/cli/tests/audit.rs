@@ -240,7 +240,14 @@ fn chains_receipts_and_tampering_through_the_cluster() {
     assert_eq!(c["status"], "pending_approval", "{c}");
     let (d, _) = sign(&dev, &w, b"one too many", "d");
     assert_eq!(d["status"], "denied", "{d}");
-    assert!(d["receipts"].as_array().unwrap().is_empty(), "{d}");
+    // Denied by the pre-check, and registered with the signers all the same: each records the
+    // denial and hands back its receipt.
+    let denial_receipts = d["receipts"].as_array().unwrap();
+    assert_eq!(denial_receipts.len(), 3, "{d}");
+    assert!(
+        denial_receipts.iter().all(|r| r["decision"] == "deny"),
+        "{d}"
+    );
 
     // The chains through the API, a page at a time, verify under the nodes' keys.
     let (entries, head) = all_pages(&dev, "coordinator", 3);
