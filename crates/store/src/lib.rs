@@ -22,6 +22,7 @@
 mod eth;
 mod keys;
 mod ledger;
+mod readonly;
 mod requests;
 mod rulings;
 mod schema;
