@@ -294,6 +294,14 @@ async fn verdict(
         return Ok(Json(view("pending", ruling.reason.clone())));
     }
     let held = hold(&st, &id, &ruling);
+    // A transfer keeps its own row: a rejection (or one more approval) shows there too.
+    if row.kind == "transfer"
+        && let Err(e) = st
+            .store
+            .hold_transfer(&id, held.status, held.code, &held.reason)
+    {
+        tracing::error!(request_id = %id, error = %e, "cannot record a ruling on a transfer");
+    }
     Ok(Json(view(held.status, Some(held.reason))))
 }
 
