@@ -10,6 +10,7 @@
     reason = "test code: a failed unwrap is a failed test; each test file uses part of this"
 )]
 
+pub mod eth;
 pub mod rogue;
 
 use std::io::{BufRead, BufReader};
