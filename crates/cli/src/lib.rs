@@ -19,6 +19,7 @@ mod daemon;
 mod demo;
 mod dev;
 mod error;
+mod simulate;
 mod verify;
 
 use std::ffi::OsString;
@@ -77,7 +78,7 @@ enum Command {
     Transfer(TransferArgs),
     /// Generate a key by DKG across real signer stores, sign, verify, refresh, sign again
     Demo(DemoArgs),
-    /// Validate policy files
+    /// Validate policy files and simulate them against a deployment's history
     Policy(PolicyArgs),
     /// Verify and export the nodes' audit chains
     Audit(AuditArgs),
@@ -208,6 +209,21 @@ enum PolicyCmd {
         /// The policy (TOML)
         file: PathBuf,
     },
+    /// Replay a deployment's recorded requests against a policy; shows those it would have
+    /// decided differently (the store is only read)
+    Simulate {
+        /// The policy to simulate (TOML)
+        file: PathBuf,
+        /// The `tessera dev` data directory whose history is replayed
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Whose history: signer N's store
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        signer: u16,
+        /// The report as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +346,20 @@ where
         Command::Asset(a) => client::run_asset(&a.conn, a.cmd, &mut out),
         Command::Policy(a) => match a.cmd {
             PolicyCmd::Check { file } => policy_check(&file, &mut out),
+            PolicyCmd::Simulate {
+                file,
+                data_dir,
+                signer,
+                json,
+            } => simulate::run(
+                &simulate::SimulateOptions {
+                    file,
+                    data_dir,
+                    signer,
+                    json,
+                },
+                &mut out,
+            ),
         },
         Command::Transfer(a) => client::run_transfer(&a.conn, a.cmd, &mut out),
         Command::Audit(a) => audit::run_audit(a.cmd, &mut out),

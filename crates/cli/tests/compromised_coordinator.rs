@@ -15,148 +15,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::rogue::{Rogue, refused, request_id, ruling, sign_body};
 use common::{Manual, create_wallet, now, sign, token, token_with};
 use serde_json::json;
-use tessera_crypto::{Commitment, SigningPackage};
-use tessera_net::rpc::RpcClient;
-use tessera_net::tls::{TlsFiles, client_config};
 use tessera_types::{KeyId, Scheme};
-use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireError, WireProgress};
-
-struct Rogue {
-    signers: Vec<RpcClient>,
-}
-
-impl Rogue {
-    /// Connections to every signer, as node `identity` (its certificate from the dev PKI).
-    fn new(c: &Manual, identity: &str) -> Rogue {
-        let pki = c.dir.join("pki");
-        let tls = client_config(&TlsFiles {
-            ca: pki.join("ca.pem"),
-            cert: pki.join(format!("{identity}.pem")),
-            key: pki.join(format!("{identity}.key")),
-        })
-        .unwrap();
-        let signers = (1..=3)
-            .map(|n| {
-                RpcClient::new(
-                    common::signer_addr(&c.dir, n).to_string(),
-                    format!("signer-{n}"),
-                    tls.clone(),
-                    Duration::from_secs(10),
-                )
-            })
-            .collect();
-        Rogue { signers }
-    }
-
-    async fn call(&self, n: usize, req: &Request) -> Result<Reply, WireError> {
-        let bytes = self.signers[n - 1]
-            .call(tessera_wire::encode_request(req))
-            .await
-            .unwrap();
-        tessera_wire::decode_reply(&bytes)
-    }
-
-    async fn raw(&self, n: usize, bytes: &[u8]) -> Result<Reply, WireError> {
-        let answer = self.signers[n - 1].call(bytes.to_vec()).await.unwrap();
-        tessera_wire::decode_reply(&answer)
-    }
-
-    async fn register(
-        &self,
-        n: usize,
-        token: &str,
-        path: &str,
-        body: &[u8],
-    ) -> Result<Reply, WireError> {
-        self.call(
-            n,
-            &Request::Register {
-                token: token.to_owned(),
-                method: "POST".into(),
-                path: path.to_owned(),
-                body_hex: hex::encode(body),
-                policy_hash: None,
-            },
-        )
-        .await
-    }
-
-    async fn commitment(&self, n: usize, key: &KeyId) -> Commitment {
-        match self
-            .call(
-                n,
-                &Request::Commit {
-                    key_id: key.clone(),
-                    count: 1,
-                },
-            )
-            .await
-        {
-            Ok(Reply::Commitments {
-                commitments_hex, ..
-            }) => Commitment::from_bytes(&hex::decode(&commitments_hex[0]).unwrap()).unwrap(),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    /// Asks signers 1 and 2 for shares over `message` for `request_id`; returns their answers.
-    async fn try_sign(
-        &self,
-        request_id: &str,
-        key: &KeyId,
-        message: &[u8],
-    ) -> Vec<Result<Reply, WireError>> {
-        self.try_sign_with(&[1, 2], request_id, key, message).await
-    }
-
-    /// Asks the signers `quorum` for shares over `message` for `request_id`.
-    async fn try_sign_with(
-        &self,
-        quorum: &[usize],
-        request_id: &str,
-        key: &KeyId,
-        message: &[u8],
-    ) -> Vec<Result<Reply, WireError>> {
-        let mut commitments = Vec::new();
-        for n in quorum {
-            commitments.push(self.commitment(*n, key).await);
-        }
-        let package = SigningPackage::new(message, commitments).unwrap();
-        let req = Request::Sign {
-            request_id: request_id.to_owned(),
-            key_id: key.clone(),
-            package_hex: hex::encode(package.to_bytes().unwrap()),
-        };
-        let mut answers = Vec::new();
-        for n in quorum {
-            answers.push(self.call(*n, &req).await);
-        }
-        answers
-    }
-}
-
-fn refused(answers: &[Result<Reply, WireError>], code: &str) {
-    for a in answers {
-        match a {
-            Err(e) => assert_eq!(e.code, code, "{e:?}"),
-            Ok(r) => panic!("a signer answered {r:?} where `{code}` was expected"),
-        }
-    }
-}
-
-fn sign_body(payload: &[u8], key: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({"payload_hex": hex::encode(payload), "idempotency_key": key}))
-        .unwrap()
-}
-
-fn request_id(r: &Result<Reply, WireError>) -> String {
-    match r {
-        Ok(Reply::Registered { request_id, .. }) => request_id.clone(),
-        other => panic!("{other:?}"),
-    }
-}
+use tessera_wire::{PartyMessage, Reply, Request, SessionSpec, WireProgress};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
@@ -454,4 +317,278 @@ async fn a_compromised_coordinator_gets_no_share_for_what_no_client_asked() {
         .await
         .unwrap_err();
     assert_eq!(e.code, "unsupported_wire_version");
+}
+
+/// The policy of [`a_compromised_coordinator_cannot_get_past_the_policy`]: raw signing waits for
+/// two approvals from `ops` (which lists an admin: only its role keeps it from approving); the
+/// wallet `frozen` (whose id the test fixes by its creation token) signs nothing.
+fn policy(frozen: &str) -> String {
+    format!(
+        r#"
+version = 1
+[groups]
+ops = ["approver-1", "approver-2", "admin-1"]
+security = ["approver-3"]
+[[rules]]
+name = "frozen-wallet"
+wallets = ["{frozen}"]
+kinds = ["raw"]
+action = "deny"
+[[rules]]
+name = "raw-needs-two"
+clients = ["trader"]
+kinds = ["raw"]
+action = {{ approvals = {{ group = "ops", count = 2 }} }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compromised_coordinator_cannot_get_past_the_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The frozen wallet's id follows from the token that creates it (`w-` and the request id).
+    let create_jti = "frozen-wallet-create";
+    let frozen = format!(
+        "w-{}",
+        tessera_auth::RequestId::derive(&"admin-1".parse().unwrap(), create_jti)
+    );
+    let file = tmp.path().join("policy.toml");
+    std::fs::write(&file, policy(&frozen)).unwrap();
+    let policy_hash = tessera_policy::Policy::parse(&policy(&frozen))
+        .unwrap()
+        .hash()
+        .to_string();
+    let data = tmp.path().join("dev");
+    let mut c = Manual::prepare_with(&data, 2, 3, &["--policy", file.to_str().unwrap()]);
+    for n in 1..=3 {
+        c.start_signer(n, false);
+    }
+    c.start_coordinator();
+    let create = serde_json::to_vec(&json!({"name": "frozen", "scheme": "frost-ed25519"})).unwrap();
+    let t = token_with(
+        &c.key("admin-1"),
+        "admin-1",
+        "POST",
+        "/v1/wallets",
+        &create,
+        now(),
+        now() + 60,
+        create_jti,
+    );
+    let (status, w) = tokio::task::block_in_place(|| {
+        common::send(&c.api, "POST", "/v1/wallets", Some(&t), &create)
+    });
+    assert_eq!(status, 201, "{w}");
+    assert_eq!(w["id"], frozen.as_str());
+    let frozen = KeyId::new(&frozen).unwrap();
+    let hot = tokio::task::block_in_place(|| create_wallet(&c, "hot", "frost-ed25519"));
+    let hot = KeyId::new(hot["id"].as_str().unwrap()).unwrap();
+    let rogue = Rogue::new(&c, "coordinator");
+    let trader = c.key("trader");
+    match rogue.call(1, &Request::Policy).await {
+        Ok(Reply::Policy { hash, .. }) => assert_eq!(hash, policy_hash),
+        other => panic!("{other:?}"),
+    }
+
+    // (a) A request the policy denies is registered as denied, and no signer opens a round for
+    // it however the coordinator asks.
+    let path = format!("/v1/wallets/{frozen}/sign");
+    let body = sign_body(b"drain the frozen wallet", "d-1");
+    let t = token(&trader, "trader", "POST", &path, &body, now());
+    let mut denied = String::new();
+    for n in 1..=3 {
+        let r = rogue
+            .register_under(n, &t, &path, &body, Some(&policy_hash))
+            .await;
+        let ruling = ruling(&r);
+        assert_eq!(ruling.decision, "deny", "{ruling:?}");
+        assert!(ruling.reason.unwrap().contains("frozen-wallet"));
+        denied = request_id(&r);
+    }
+    for quorum in [[1, 2], [2, 3], [1, 3]] {
+        refused(
+            &rogue
+                .try_sign_with(&quorum, &denied, &frozen, b"drain the frozen wallet")
+                .await,
+            "policy_denied",
+        );
+    }
+
+    // A request waiting for approvals opens no round either.
+    let path = format!("/v1/wallets/{hot}/sign");
+    let body = sign_body(b"pay bob 10", "p-1");
+    let t = token(&trader, "trader", "POST", &path, &body, now());
+    let mut pending = String::new();
+    for n in 1..=3 {
+        let r = rogue.register(n, &t, &path, &body).await;
+        let ruling = ruling(&r);
+        assert_eq!(ruling.decision, "pending_approval", "{ruling:?}");
+        assert_eq!(
+            (ruling.approval_group.as_deref(), ruling.approvals_needed),
+            (Some("ops"), 2)
+        );
+        pending = request_id(&r);
+    }
+    refused(
+        &rogue.try_sign(&pending, &hot, b"pay bob 10").await,
+        "approval_required",
+    );
+    // Another pending request, for the replayed approval below.
+    let other_body = sign_body(b"pay mallory 10", "p-2");
+    let t = token(&trader, "trader", "POST", &path, &other_body, now());
+    let other = request_id(&rogue.register(1, &t, &path, &other_body).await);
+
+    // (b) Forged approvals. Each one is refused, and the request still waits.
+    let approve = |id: &str| format!("/v1/requests/{id}/approve");
+    let empty = b"{}".as_slice();
+    // An approval "by approver-1" signed with the trader's key.
+    let forged = token(
+        &trader,
+        "approver-1",
+        "POST",
+        &approve(&pending),
+        empty,
+        now(),
+    );
+    let e = rogue
+        .verdict(1, &forged, &approve(&pending), empty)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "bad_signature", "{e:?}");
+    // Genuine tokens of clients that are not approvers (`admin-1` is even listed in `ops`).
+    for who in ["trader", "admin-1"] {
+        let t = token(&c.key(who), who, "POST", &approve(&pending), empty, now());
+        let e = rogue
+            .verdict(1, &t, &approve(&pending), empty)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "forbidden", "{who}: {e:?}");
+        assert!(e.message.contains("verdicts need `approver`"), "{e:?}");
+    }
+    // An approver, but not of the group the ruling named.
+    let t = token(
+        &c.key("approver-3"),
+        "approver-3",
+        "POST",
+        &approve(&pending),
+        empty,
+        now(),
+    );
+    let e = rogue
+        .verdict(1, &t, &approve(&pending), empty)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "forbidden", "{e:?}");
+    assert!(e.message.contains("not a member of group `ops`"), "{e:?}");
+    // A genuine approval of another request, replayed onto this one.
+    let t = token_with(
+        &c.key("approver-1"),
+        "approver-1",
+        "POST",
+        &approve(&other),
+        empty,
+        now(),
+        now() + 60,
+        "approval-of-other",
+    );
+    let r = rogue.verdict(1, &t, &approve(&other), empty).await;
+    assert_eq!(ruling(&r).approvals, 1);
+    let e = rogue
+        .verdict(1, &t, &approve(&pending), empty)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "request_mismatch", "{e:?}");
+    // ... and a fresh token reusing that approval's jti.
+    let reused = token_with(
+        &c.key("approver-1"),
+        "approver-1",
+        "POST",
+        &approve(&pending),
+        empty,
+        now(),
+        now() + 60,
+        "approval-of-other",
+    );
+    let e = rogue
+        .verdict(1, &reused, &approve(&pending), empty)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "replayed_request", "{e:?}");
+    // The same genuine approval forwarded twice counts once.
+    let a1 = token(
+        &c.key("approver-1"),
+        "approver-1",
+        "POST",
+        &approve(&pending),
+        empty,
+        now(),
+    );
+    for _ in 0..2 {
+        let r = rogue.verdict(1, &a1, &approve(&pending), empty).await;
+        let ruling = ruling(&r);
+        assert_eq!(
+            (ruling.decision.as_str(), ruling.approvals),
+            ("pending_approval", 1)
+        );
+    }
+    refused(
+        &rogue.try_sign(&pending, &hot, b"pay bob 10").await,
+        "approval_required",
+    );
+
+    // Positive control: two genuine approvals from `ops` at both signers of the quorum open it.
+    let a2 = token(
+        &c.key("approver-2"),
+        "approver-2",
+        "POST",
+        &approve(&pending),
+        empty,
+        now(),
+    );
+    for n in 1..=2 {
+        if n == 2 {
+            ruling(&rogue.verdict(n, &a1, &approve(&pending), empty).await);
+        }
+        let r = rogue.verdict(n, &a2, &approve(&pending), empty).await;
+        assert_eq!(ruling(&r).decision, "allow");
+    }
+    let answers = rogue.try_sign(&pending, &hot, b"pay bob 10").await;
+    assert!(
+        answers.iter().all(|a| matches!(a, Ok(Reply::Share { .. }))),
+        "{answers:?}"
+    );
+
+    // (c) A request pre-checked under another policy is refused and not registered.
+    let stale =
+        tessera_policy::Policy::parse(&policy(frozen.as_str()).replace("count = 2", "count = 1"))
+            .unwrap()
+            .hash()
+            .to_string();
+    let body = sign_body(b"pay bob 11", "s-1");
+    let t = token_with(
+        &trader,
+        "trader",
+        "POST",
+        &path,
+        &body,
+        now(),
+        now() + 60,
+        "stale-jti",
+    );
+    let e = rogue
+        .register_under(1, &t, &path, &body, Some(&stale))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "stale_policy", "{e:?}");
+    let id = tessera_auth::RequestId::derive(&"trader".parse().unwrap(), "stale-jti").to_string();
+    refused(
+        &rogue.try_sign_with(&[1], &id, &hot, b"pay bob 11").await,
+        "unknown_request",
+    );
+    // The same request under the policy in force is ruled as that policy says.
+    let r = rogue
+        .register_under(1, &t, &path, &body, Some(&policy_hash))
+        .await;
+    assert_eq!(request_id(&r), id);
+    assert_eq!(ruling(&r).decision, "pending_approval");
 }

@@ -34,4 +34,4 @@ pub use node::{
     EcdsaProgress, MAX_ECDSA_SESSIONS, MAX_POOLED_NONCES, Progress, SignObserver, SignStep, Signer,
     package_digest,
 };
-pub use ruling::{SpendHistory, spend_facts, wire_ruling};
+pub use ruling::{SpendHistory, StoreBook, spend_facts, wire_ruling};

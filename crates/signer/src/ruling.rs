@@ -236,8 +236,10 @@ impl SignerNode {
     }
 }
 
-/// This signer's asset registry, as the policy's facts look assets up.
-struct StoreBook<'s>(&'s Store);
+/// A signer's asset registry, as the policy's facts look assets up (here, and in tools that
+/// replay a signer's history).
+#[derive(Debug)]
+pub struct StoreBook<'s>(pub &'s Store);
 
 impl AssetBook for StoreBook<'_> {
     fn decimals(&self, symbol: &str) -> Result<Option<u8>, String> {

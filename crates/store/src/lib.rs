@@ -25,6 +25,7 @@ mod eth;
 mod keys;
 mod ledger;
 pub mod proposals;
+mod readonly;
 mod requests;
 mod rulings;
 mod schema;

@@ -10,6 +10,9 @@
     reason = "test code: a failed unwrap is a failed test; each test file uses part of this"
 )]
 
+pub mod eth;
+pub mod rogue;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

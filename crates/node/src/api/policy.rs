@@ -326,6 +326,14 @@ async fn verdict(
         return Ok(Json(receipted(&st, &id, answer)));
     }
     let held = hold(&st, &id, &ruling);
+    // A transfer keeps its own row: a rejection (or one more approval) shows there too.
+    if row.kind == "transfer"
+        && let Err(e) = st
+            .store
+            .hold_transfer(&id, held.status, held.code, &held.reason)
+    {
+        tracing::error!(request_id = %id, error = %e, "cannot record a ruling on a transfer");
+    }
     Ok(Json(receipted(
         &st,
         &id,
