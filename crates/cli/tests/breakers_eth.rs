@@ -77,7 +77,7 @@ fn confirmed(dev: &Dev, t: &Value) -> Value {
     let id = t["id"].as_str().unwrap().to_owned();
     wait_until("confirmed", || {
         let (_, t) = dev.call("trader", "GET", &format!("/v1/transfers/{id}"), None);
-        assert_ne!(t["status"], "failed", "{t}");
+        assert!(t["status"] != "failed" && t["status"] != "denied", "{t}");
         (t["status"] == "confirmed").then_some(t)
     })
 }

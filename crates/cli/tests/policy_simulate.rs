@@ -104,8 +104,9 @@ fn a_stricter_policy_names_exactly_the_requests_it_would_have_decided_otherwise(
         assert!(r["signature_hex"].is_string(), "{r}");
         ids.push(r["request_id"].as_str().unwrap().to_owned());
     }
-    // The fifth is denied by the coordinator's pre-check and reaches no signer: it is not in a
-    // signer's history.
+    // The fifth is denied by the coordinator's pre-check, and registered with the signers all
+    // the same: it is in their history, denied there too, and the stricter policy denies it as
+    // well (unchanged).
     let (_, e) = sign(&dev, &hot, b"e", "e");
     assert_eq!(e["status"], "denied", "{e}");
 
@@ -127,7 +128,7 @@ fn a_stricter_policy_names_exactly_the_requests_it_would_have_decided_otherwise(
             &r["differences"],
             &r["unchanged"]
         ),
-        (&4.into(), &2.into(), &4.into(), &0.into()),
+        (&5.into(), &2.into(), &4.into(), &1.into()),
         "{r}"
     );
     let diffs = r["requests"].as_array().unwrap();
@@ -176,7 +177,7 @@ fn a_stricter_policy_names_exactly_the_requests_it_would_have_decided_otherwise(
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
     assert!(
-        lines[0].contains("4 request(s) replayed, 4 decided differently"),
+        lines[0].contains("5 request(s) replayed, 4 decided differently"),
         "{text}"
     );
     assert!(lines[1].starts_with(&ids[0]), "{text}");
@@ -202,7 +203,7 @@ fn a_stricter_policy_names_exactly_the_requests_it_would_have_decided_otherwise(
     let same = report(&recorded_file, &data);
     assert_eq!(
         (&same["replayed"], &same["differences"], &same["unchanged"]),
-        (&4.into(), &0.into(), &4.into()),
+        (&5.into(), &0.into(), &5.into()),
         "{same}"
     );
     assert_eq!(same["requests"], Value::Array(vec![]), "{same}");

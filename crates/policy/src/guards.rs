@@ -12,14 +12,17 @@ use crate::time::Window;
 
 /// `[breakers] window` when not set: bursts are counted over ten minutes.
 pub const DEFAULT_BURST_WINDOW: u64 = 600;
-/// `[breakers] wallet_denials` when not set.
-pub const DEFAULT_WALLET_DENIALS: u32 = 20;
-/// `[breakers] deployment_denials` when not set.
-pub const DEFAULT_DEPLOYMENT_DENIALS: u32 = 50;
-/// `[breakers] new_destinations` when not set.
-pub const DEFAULT_NEW_DESTINATIONS: u32 = 20;
-/// `[breakers] outflow_percent` when not set.
-pub const DEFAULT_OUTFLOW_PERCENT: u8 = 50;
+// The automatic triggers that depend on how a deployment moves money are off unless the policy
+// sets them: a threshold right for one desk trips another's normal day, and a breaker that trips
+// on ordinary traffic gets switched off. Each is one line of `[breakers]` (docs/POLICY.md).
+/// `[breakers] wallet_denials` when not set: off.
+pub const DEFAULT_WALLET_DENIALS: u32 = 0;
+/// `[breakers] deployment_denials` when not set: off.
+pub const DEFAULT_DEPLOYMENT_DENIALS: u32 = 0;
+/// `[breakers] new_destinations` when not set: off.
+pub const DEFAULT_NEW_DESTINATIONS: u32 = 0;
+/// `[breakers] outflow_percent` when not set: off.
+pub const DEFAULT_OUTFLOW_PERCENT: u8 = 0;
 /// `[breakers] outflow_window` when not set: one hour.
 pub const DEFAULT_OUTFLOW_WINDOW: u64 = 3_600;
 /// `[breakers] reset_quorum` when not set: two distinct admins.
@@ -49,7 +52,8 @@ pub(crate) struct ChangesFile {
 }
 
 /// When the circuit breakers trip by themselves, and what resets them. A count of 0 turns that
-/// trigger off.
+/// trigger off; the triggers are off unless the policy sets them. A misbehaving signer and a
+/// wallet that sent a transaction Tessera never signed trip a breaker under every policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breakers {
     pub(crate) window: u64,
@@ -264,7 +268,17 @@ mod tests {
     #[test]
     fn defaults_apply_without_the_sections() {
         let p = parse("").unwrap();
-        assert_eq!(p.breakers().wallet_denials(), super::DEFAULT_WALLET_DENIALS);
+        let b = p.breakers();
+        assert_eq!(
+            (
+                b.wallet_denials(),
+                b.deployment_denials(),
+                b.new_destinations()
+            ),
+            (0, 0, 0),
+            "off unless set"
+        );
+        assert_eq!(b.outflow_percent(), 0);
         assert_eq!(p.breakers().reset_quorum(), 2);
         assert_eq!(p.changes().quorum(), 2);
         assert_eq!(p.changes().time_lock(), 86_400);

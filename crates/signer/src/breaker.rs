@@ -19,7 +19,7 @@ use tessera_policy::{Action, Kind, Policy, Request, RiskLevel};
 use tessera_store::breakers::{
     self, Asker, Breaker, BreakerState, DEPLOYMENT, RiskRecord, wallet_scope,
 };
-use tessera_store::spend::{self, SpendFacts, SpendScope};
+use tessera_store::spend::SpendFacts;
 use tessera_store::{Decision, RequestRecord, Ruling, StoreError};
 use tessera_wire::{GuardCommand, Intent, WireBreaker, WireRisk};
 
@@ -135,11 +135,14 @@ impl Signals {
     ) -> Result<Signals, SignerError> {
         let b = policy.breakers();
         let window = i64::try_from(b.window()).unwrap_or(i64::MAX);
-        // Counted since the window opened, or since the breaker was last reset.
-        let since = |br: &Breaker| facts.at.saturating_sub(window).max(br.changed_at);
-        let wallet_denials = breakers::denials_in(conn, Some(&facts.wallet), since(wallet))?;
-        let deployment_denials = breakers::denials_in(conn, None, since(deployment))?;
-        let new_so_far = breakers::new_destinations_in(conn, &facts.wallet, since(wallet))?;
+        // Counted since the window opened, and only what came after the breaker last changed.
+        let since = facts.at.saturating_sub(window);
+        let wallet_denials =
+            breakers::denials_in(conn, Some(&facts.wallet), since, wallet.marks.requests)?;
+        let deployment_denials =
+            breakers::denials_in(conn, None, since, deployment.marks.requests)?;
+        let new_so_far =
+            breakers::new_destinations_in(conn, &facts.wallet, since, wallet.marks.spend)?;
         let adds = match &facts.to {
             Some(to) => !breakers::known_destination_in(conn, &facts.wallet, to)?,
             None => false,
@@ -147,23 +150,22 @@ impl Signals {
         let outflow = match (&facts.asset, &facts.amount) {
             (Some(asset), Some(amount)) if b.outflow_percent() > 0 => {
                 let owindow = i64::try_from(b.outflow_window()).unwrap_or(i64::MAX);
-                let start = facts.at.saturating_sub(owindow).max(wallet.changed_at);
+                let start = facts.at.saturating_sub(owindow);
                 match breakers::hot_balance_in(conn, &facts.wallet, asset)? {
                     None => None,
                     Some(balance) => {
                         let balance: U256 = balance
                             .parse()
                             .map_err(|_| StoreError::Corrupt(format!("hot balance `{balance}`")))?;
-                        // Inclusive of the second the window opened (or the breaker reset).
-                        let rows = spend::rows(
+                        let amounts = breakers::outflow_in(
                             conn,
-                            SpendScope::Wallet,
                             &facts.wallet,
-                            Some(asset),
-                            start.saturating_sub(1),
+                            asset,
+                            start,
+                            wallet.marks.spend,
                         )?;
                         let mut sent = U256::ZERO;
-                        for a in &rows.amounts {
+                        for a in &amounts {
                             let v: U256 = a
                                 .parse()
                                 .map_err(|_| StoreError::Corrupt(format!("spend amount `{a}`")))?;

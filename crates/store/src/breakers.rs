@@ -60,6 +60,18 @@ pub struct Breaker {
     pub changed_at: i64,
     /// The distinct admins who asked for a reset since it tripped, sorted.
     pub reset_votes: Vec<String>,
+    /// Where the `spend` and `requests` tables ended when it last changed state: bursts count
+    /// only what came after (by row, not by second, so nothing from before a reset counts).
+    pub marks: Marks,
+}
+
+/// Row positions in `spend` and `requests` when a breaker last changed state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The last `spend` row then.
+    pub spend: i64,
+    /// The last `requests` row then.
+    pub requests: i64,
 }
 
 impl Breaker {
@@ -71,6 +83,7 @@ impl Breaker {
             source: String::new(),
             changed_at: 0,
             reset_votes: Vec::new(),
+            marks: Marks::default(),
         }
     }
 }
@@ -103,7 +116,8 @@ pub struct Asker<'a> {
 pub fn breaker_in(conn: &Connection, scope: &str) -> Result<Breaker, StoreError> {
     let row = conn
         .query_row(
-            "SELECT state, reason, source, changed_at FROM breakers WHERE scope = ?1",
+            "SELECT state, reason, source, changed_at, spend_mark, request_mark FROM breakers
+             WHERE scope = ?1",
             params![scope],
             |r| {
                 Ok((
@@ -111,11 +125,15 @@ pub fn breaker_in(conn: &Connection, scope: &str) -> Result<Breaker, StoreError>
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
+                    Marks {
+                        spend: r.get(4)?,
+                        requests: r.get(5)?,
+                    },
                 ))
             },
         )
         .optional()?;
-    let Some((state, reason, source, changed_at)) = row else {
+    let Some((state, reason, source, changed_at, marks)) = row else {
         return Ok(Breaker::never_moved(scope));
     };
     let state = match state.as_str() {
@@ -135,6 +153,7 @@ pub fn breaker_in(conn: &Connection, scope: &str) -> Result<Breaker, StoreError>
         source,
         changed_at,
         reset_votes,
+        marks,
     })
 }
 
@@ -200,10 +219,12 @@ fn set_state(
     asker: Asker<'_>,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO breakers (scope, state, reason, source, since, changed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT (scope) DO UPDATE SET state = ?2, reason = ?3, source = ?4, since = ?5,
-             changed_at = ?5",
+        "INSERT INTO breakers (scope, state, reason, source, changed_at, spend_mark, request_mark)
+         VALUES (?1, ?2, ?3, ?4, ?5,
+                 (SELECT coalesce(max(rowid), 0) FROM spend),
+                 (SELECT coalesce(max(rowid), 0) FROM requests))
+         ON CONFLICT (scope) DO UPDATE SET state = ?2, reason = ?3, source = ?4, changed_at = ?5,
+             spend_mark = excluded.spend_mark, request_mark = excluded.request_mark",
         params![scope, state.as_str(), reason, asker.source, asker.at],
     )?;
     Ok(())
@@ -320,31 +341,63 @@ pub fn set_risk_in(
     risk_in(conn)
 }
 
-/// Denied requests registered at or after `since`, of `wallet` or of every wallet, leaving
-/// out the denials of tripped breakers.
-pub fn denials_in(conn: &Connection, wallet: Option<&str>, since: i64) -> Result<u64, StoreError> {
+/// Denied requests registered at or after `since` and after row `after` of `requests`, of
+/// `wallet` or of every wallet, leaving out the denials of tripped breakers.
+pub fn denials_in(
+    conn: &Connection,
+    wallet: Option<&str>,
+    since: i64,
+    after: i64,
+) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM requests
-         WHERE decision = 'deny' AND registered_at >= ?2 AND (?1 IS NULL OR key_id = ?1)
+         WHERE decision = 'deny' AND registered_at >= ?2 AND rowid > ?4
+           AND (?1 IS NULL OR key_id = ?1)
            AND substr(coalesce(decision_reason, ''), 1, length(?3)) <> ?3",
-        params![wallet, since, BREAKER_DENIAL],
+        params![wallet, since, BREAKER_DENIAL, after],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// The destinations `wallet` first paid (a request that counts against the limits) at or after
-/// `since`.
-pub fn new_destinations_in(conn: &Connection, wallet: &str, since: i64) -> Result<u64, StoreError> {
+/// `since` and after row `after` of `spend`.
+pub fn new_destinations_in(
+    conn: &Connection,
+    wallet: &str,
+    since: i64,
+    after: i64,
+) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM (
-             SELECT min(at) AS first FROM spend
+             SELECT min(at) AS first, min(rowid) AS first_row FROM spend
              WHERE wallet = ?1 AND destination IS NOT NULL GROUP BY destination)
-         WHERE first >= ?2",
-        params![wallet, since],
+         WHERE first >= ?2 AND first_row > ?3",
+        params![wallet, since, after],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The amounts (base units, decimal) of `asset` that `wallet` sent at or after `since` and after
+/// row `after` of `spend`.
+pub fn outflow_in(
+    conn: &Connection,
+    wallet: &str,
+    asset: &str,
+    since: i64,
+    after: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT amount FROM spend
+         WHERE wallet = ?1 AND asset = ?2 AND at >= ?3 AND rowid > ?4 AND amount IS NOT NULL",
+    )?;
+    let rows = stmt
+        .query_map(params![wallet, asset, since, after], |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 /// Whether `wallet` has paid `destination` before (a request that counts against the limits).

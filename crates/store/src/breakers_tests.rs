@@ -121,9 +121,9 @@ fn denials_and_new_destinations_are_counted_in_their_window() {
             .unwrap();
     }
     let conn = &s.conn;
-    assert_eq!(breakers::denials_in(conn, Some("k"), 150).unwrap(), 2);
-    assert_eq!(breakers::denials_in(conn, Some("other"), 0).unwrap(), 0);
-    assert_eq!(breakers::denials_in(conn, None, 0).unwrap(), 3);
+    assert_eq!(breakers::denials_in(conn, Some("k"), 150, 0).unwrap(), 2);
+    assert_eq!(breakers::denials_in(conn, Some("other"), 0, 0).unwrap(), 0);
+    assert_eq!(breakers::denials_in(conn, None, 0, 0).unwrap(), 3);
 
     for (id, to, at) in [
         ("a", "0x1", 100),
@@ -146,7 +146,64 @@ fn denials_and_new_destinations_are_counted_in_their_window() {
         .unwrap();
     }
     // 0x1 was paid before the window: only 0x2 and 0x3 are new in it.
-    assert_eq!(breakers::new_destinations_in(conn, "k", 300).unwrap(), 2);
+    assert_eq!(breakers::new_destinations_in(conn, "k", 300, 0).unwrap(), 2);
+    assert_eq!(
+        breakers::outflow_in(conn, "k", "ETH", 400, 0).unwrap(),
+        vec!["1", "1", "1"]
+    );
     assert!(breakers::known_destination_in(conn, "k", "0x1").unwrap());
     assert!(!breakers::known_destination_in(conn, "k", "0x9").unwrap());
+}
+
+#[test]
+fn a_reset_starts_the_bursts_afresh_even_within_the_same_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = booted(&dir.path().join("s.sqlite"));
+    let pay = |s: &Store, id: &str, to: &str| {
+        spend::record(
+            &s.conn,
+            &SpendFacts {
+                request_id: id.into(),
+                at: 100,
+                client: "trader".into(),
+                wallet: "k".into(),
+                destination: Some(to.into()),
+                asset: Some("ETH".into()),
+                amount: Some("5".into()),
+            },
+        )
+        .unwrap();
+    };
+    pay(&s, "a", "0x1");
+    let scope = wallet_scope("k");
+    let auto = Asker {
+        source: "auto",
+        jti: None,
+        at: 100,
+    };
+    s.trip(&scope, auto, "burst").unwrap();
+    for (who, jti) in [("admin-1", "x1"), ("admin-2", "x2")] {
+        s.vote_reset(&scope, admin(who, jti, 100), 2).unwrap();
+    }
+    let b = s.breaker(&scope).unwrap();
+    assert_eq!(b.state, BreakerState::Closed);
+    // Everything so far happened in second 100, like the reset: none of it counts after it.
+    assert_eq!(
+        breakers::new_destinations_in(&s.conn, "k", 0, b.marks.spend).unwrap(),
+        0
+    );
+    assert!(
+        breakers::outflow_in(&s.conn, "k", "ETH", 0, b.marks.spend)
+            .unwrap()
+            .is_empty()
+    );
+    pay(&s, "b", "0x2");
+    assert_eq!(
+        breakers::new_destinations_in(&s.conn, "k", 0, b.marks.spend).unwrap(),
+        1
+    );
+    assert_eq!(
+        breakers::outflow_in(&s.conn, "k", "ETH", 0, b.marks.spend).unwrap(),
+        vec!["5"]
+    );
 }

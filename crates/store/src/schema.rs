@@ -188,9 +188,10 @@ CREATE TABLE breakers (
     scope      TEXT PRIMARY KEY,
     state      TEXT NOT NULL CHECK (state IN ('closed', 'tripped')),
     reason     TEXT NOT NULL,
-    source     TEXT NOT NULL,
-    since      INTEGER NOT NULL,
-    changed_at INTEGER NOT NULL
+    source       TEXT NOT NULL,
+    changed_at   INTEGER NOT NULL,
+    spend_mark   INTEGER NOT NULL DEFAULT 0,
+    request_mark INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE breaker_events (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
