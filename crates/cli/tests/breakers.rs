@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Dev, check, create_wallet, sign};
+use common::{Dev, TESSERA, check, create_wallet, sign};
 use serde_json::{Value, json};
 
 const POLICY: &str = r#"
@@ -212,5 +212,38 @@ fn breakers_and_risk_hold_on_every_signer_and_across_restarts() {
     );
     let (_, r) = sign(&dev, &w, b"reset again", "r-5");
     assert_eq!(r["status"], "signed", "{r}");
+
+    // Every trip, reset vote, reset and risk change is in each signer's audit chain, and the
+    // chains verify.
+    let (status, page) = dev.call("trader", "GET", "/v1/audit?node=2&limit=1000", None);
+    assert_eq!(status, 200, "{page}");
+    let events: Vec<String> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            let line: Value = match e {
+                Value::String(s) => serde_json::from_str(s).unwrap(),
+                other => other.clone(),
+            };
+            (line["kind"] == "breaker").then(|| line["body"]["event"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    for event in ["trip", "reset_vote", "reset", "risk"] {
+        assert!(
+            events.iter().any(|e| e == event),
+            "no `{event}` in {events:?}"
+        );
+    }
     assert!(dev.stop().success());
+    let out = std::process::Command::new(TESSERA)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
