@@ -138,6 +138,63 @@ fn a_signer_that_sends_bad_shares_is_named_and_routed_around() {
 }
 
 #[test]
+fn a_signer_replaying_old_shares_is_named_and_a_slow_one_routed_around() {
+    // Replayed shares: the request where the liar was picked is still signed without it, the
+    // liar is named, and the deployment's breaker trips.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Manual::prepare(tmp.path(), 2, 3);
+    c.start_signer(1, false);
+    c.start_signer(2, false);
+    c.start_signer_as(3, Some("replayed-share"));
+    c.start_coordinator();
+    let w = create(&c, "ed", "frost-ed25519");
+    let mut named = false;
+    for i in 0..40u64 {
+        let p = payload_for(&w, i);
+        let (s, r) = sign(&c, &w, &p, &format!("r-{i}"));
+        assert_eq!(s, 200, "{r}");
+        if r["status"] == "denied" {
+            assert!(
+                r["reason"].as_str().unwrap().contains("misbehaving_signer"),
+                "{r}"
+            );
+            named = true;
+            break;
+        }
+        check(&w, &p, &r);
+    }
+    assert!(named, "the replaying signer was never named");
+    let (_, b) = c.call("trader", "GET", "/v1/breaker", None);
+    assert!(b["reason"].as_str().unwrap().contains("signer(s) 3"), "{b}");
+    drop(c);
+
+    // A slow signer: every request is signed by the honest quorum, nothing trips, and the
+    // coordinator's log names the signer that timed out.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Manual::prepare(tmp.path(), 2, 3);
+    c.start_signer(1, false);
+    c.start_signer(2, false);
+    c.start_signer_as(3, Some("slow"));
+    c.start_coordinator();
+    let w = create(&c, "ed", "frost-ed25519");
+    for i in 0..8u64 {
+        let p = payload_for(&w, i);
+        let (s, r) = sign(&c, &w, &p, &format!("s-{i}"));
+        assert_eq!((s, r["status"].as_str()), (200, Some("signed")), "{r}");
+        check(&w, &p, &r);
+    }
+    let (_, b) = c.call("trader", "GET", "/v1/breaker", None);
+    assert_eq!(b["state"], "closed", "{b}");
+    let timed_out = c
+        .coordinator_log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("signer_timeout") && l.contains("party 3"));
+    assert!(timed_out, "the coordinator's log names the slow signer");
+}
+
+#[test]
 fn killing_any_node_at_random_loses_no_acknowledged_request() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = Manual::prepare(tmp.path(), 2, 3);

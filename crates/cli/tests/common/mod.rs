@@ -348,15 +348,21 @@ impl Manual {
 
     /// Starts signer `n`; a Byzantine one corrupts every signature share it sends.
     pub fn start_signer(&mut self, n: u16, byzantine: bool) {
+        self.start_signer_as(n, byzantine.then_some("bad-share"));
+    }
+
+    /// Starts signer `n`, Byzantine in `mode` when given (see `src/bin/byzantine_signer.rs`).
+    pub fn start_signer_as(&mut self, n: u16, byzantine: Option<&str>) {
         let config = self.dir.join(format!("signer-{n}/signer.toml"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join(format!("signer-{n}/signer.log")))
             .unwrap();
-        let mut cmd = if byzantine {
+        let mut cmd = if let Some(mode) = byzantine {
             let mut c = Command::new(env!("CARGO_BIN_EXE_tessera-byzantine-signer"));
             c.arg("--config").arg(&config);
+            c.env("TESSERA_BYZANTINE_MODE", mode);
             c
         } else {
             let mut c = Command::new(TESSERA);
