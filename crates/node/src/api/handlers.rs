@@ -191,6 +191,16 @@ const CLIENT_FAULTS: [&str; 22] = [
 
 pub(super) fn cluster_err(e: &ClusterError) -> ApiError {
     match e {
+        // The coordinator checked the token's freshness when the request arrived: the signers
+        // find it expired when a request cut off (by a crash, say) before enough of them
+        // registered it is taken up again, with its original token, more than a minute later.
+        // Nothing can be signed for it any more, and nothing was.
+        ClusterError::Refused { code, .. } if code == "token_expired" => ApiError::new(
+            StatusCode::CONFLICT,
+            "request_expired",
+            "the request expired before enough signers registered it; nothing was signed for \
+             it: send it again with a new idempotency key",
+        ),
         ClusterError::Refused { code, message } if CLIENT_FAULTS.contains(&code.as_str()) => {
             let status = match code.as_str() {
                 "forbidden" => StatusCode::FORBIDDEN,
