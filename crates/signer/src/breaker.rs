@@ -137,15 +137,27 @@ impl Signals {
         let window = i64::try_from(b.window()).unwrap_or(i64::MAX);
         // Counted since the window opened, and only what came after the breaker last changed.
         let since = facts.at.saturating_sub(window);
-        let wallet_denials =
-            breakers::denials_in(conn, Some(&facts.wallet), since, wallet.marks.requests)?;
-        let deployment_denials =
-            breakers::denials_in(conn, None, since, deployment.marks.requests)?;
-        let new_so_far =
-            breakers::new_destinations_in(conn, &facts.wallet, since, wallet.marks.spend)?;
+        // Only the triggers the policy turns on are counted: each costs a query per request.
+        let wallet_denials = if b.wallet_denials() > 0 {
+            breakers::denials_in(conn, Some(&facts.wallet), since, wallet.marks.requests)?
+        } else {
+            0
+        };
+        let deployment_denials = if b.deployment_denials() > 0 {
+            breakers::denials_in(conn, None, since, deployment.marks.requests)?
+        } else {
+            0
+        };
+        let new_so_far = if b.new_destinations() > 0 {
+            breakers::new_destinations_in(conn, &facts.wallet, since, wallet.marks.spend)?
+        } else {
+            0
+        };
         let adds = match &facts.to {
-            Some(to) => !breakers::known_destination_in(conn, &facts.wallet, to)?,
-            None => false,
+            Some(to) if b.new_destinations() > 0 => {
+                !breakers::known_destination_in(conn, &facts.wallet, to)?
+            }
+            _ => false,
         };
         let outflow = match (&facts.asset, &facts.amount) {
             (Some(asset), Some(amount)) if b.outflow_percent() > 0 => {

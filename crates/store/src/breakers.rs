@@ -368,11 +368,15 @@ pub fn new_destinations_in(
     since: i64,
     after: i64,
 ) -> Result<u64, StoreError> {
+    // Only the window's rows are scanned (`spend_by_wallet`); each destination in it is looked
+    // up for an earlier payment (`spend_by_destination`).
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM (
-             SELECT min(at) AS first, min(rowid) AS first_row FROM spend
-             WHERE wallet = ?1 AND destination IS NOT NULL GROUP BY destination)
-         WHERE first >= ?2 AND first_row > ?3",
+        "SELECT count(DISTINCT s.destination) FROM spend s
+         WHERE s.wallet = ?1 AND s.at >= ?2 AND s.rowid > ?3 AND s.destination IS NOT NULL
+           AND NOT EXISTS (
+               SELECT 1 FROM spend p
+               WHERE p.destination = s.destination AND p.wallet = s.wallet
+                 AND (p.at < ?2 OR p.rowid <= ?3))",
         params![wallet, since, after],
         |r| r.get(0),
     )?;

@@ -231,6 +231,8 @@ CREATE TABLE policy_approvals (
     PRIMARY KEY (hash, admin),
     UNIQUE (admin, jti)
 );
+CREATE INDEX requests_denials ON requests (decision, registered_at);
+CREATE INDEX requests_wallet_denials ON requests (key_id, decision, registered_at);
 CREATE TABLE hot_balances (
     wallet     TEXT NOT NULL,
     asset      TEXT NOT NULL,
