@@ -10,7 +10,10 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::process::{Command, Output};
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -130,6 +133,47 @@ fn the_readable_report_names_both_baselines() {
     for part in ["p50", "p99", "single key:", "library:", "0 errors"] {
         assert!(stdout.contains(part), "{part} missing from\n{stdout}");
     }
+}
+
+#[test]
+fn sigterm_stops_the_load_then_the_cluster_and_removes_its_files() {
+    let mut child = Command::new(TESSERA)
+        .args(["bench", "--scheme", "frost-ed25519", "--concurrency", "2"])
+        .args(["--duration", "120", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut dir = None;
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((_, rest)) = line.split_once("(files in ") {
+            dir = Some(PathBuf::from(rest.trim_end_matches(')')));
+        }
+        let loaded = line.contains(" s: ");
+        seen.push(line);
+        if loaded {
+            break;
+        }
+    }
+    let dir = dir.unwrap_or_else(|| panic!("no files line in {seen:?}"));
+    assert!(dir.join("dev").join("dev.json").is_file());
+    let started = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(!status.success());
+    let rest = rest.join("\n");
+    assert!(rest.contains("stopping the cluster (SIGTERM)"), "{rest}");
+    assert!(rest.ends_with("error: interrupted"), "{rest}");
+    assert!(!dir.exists(), "{} is left", dir.display());
 }
 
 #[test]

@@ -134,6 +134,14 @@ impl DevCluster {
         &self.api
     }
 
+    /// The temporary directory that holds everything: `dev.log` and the data directory.
+    pub fn dir(&self) -> PathBuf {
+        self.dir
+            .as_ref()
+            .map(|d| d.path().to_owned())
+            .unwrap_or_default()
+    }
+
     /// The cluster's data directory (`dev.json`, each node's store and keys).
     pub fn data_dir(&self) -> PathBuf {
         self.dir

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::cluster::DevCluster;
+use super::interrupt::Interrupt;
 use super::workload::Workload;
 use crate::CliError;
 
@@ -88,6 +89,7 @@ pub fn drive(
     work: &Workload,
     concurrency: usize,
     duration: Duration,
+    interrupt: &Interrupt,
 ) -> Result<Outcome, CliError> {
     let path = format!("/v1/wallets/{}/sign", wallet.id);
     let next = AtomicU64::new(0);
@@ -135,7 +137,7 @@ pub fn drive(
                     let start = Instant::now();
                     let deadline = start + duration;
                     let mut timed = Vec::new();
-                    while Instant::now() < deadline {
+                    while Instant::now() < deadline && !interrupt.is_set() {
                         let sent = send(&client);
                         answered.fetch_add(1, Ordering::Relaxed);
                         if sent.result.is_err() {

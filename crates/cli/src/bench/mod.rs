@@ -11,13 +11,14 @@
 //!    threads signing through `POST /v1/wallets/{id}/sign` as `trader` for `--duration` seconds.
 //!    Every signature is then verified with a library other than the one that signs.
 //!
-//! The cluster is stopped with SIGTERM and its directory removed, whatever happens. Progress
-//! goes to stderr; the report (with `--json`, one JSON object) to stdout. A run with any failed
-//! request exits non-zero after its report.
+//! The cluster is stopped with SIGTERM and its directory removed, whatever happens, Ctrl-C and
+//! SIGTERM included. Progress goes to stderr; the report (with `--json`, one JSON object) to
+//! stdout. A run with any failed request exits non-zero after its report.
 
 mod baseline;
 mod client;
 mod cluster;
+mod interrupt;
 pub mod library;
 mod load;
 pub mod procfs;
@@ -37,6 +38,7 @@ pub use cluster::DevCluster;
 
 use crate::CliError;
 use crate::demo::checked_threshold;
+use interrupt::Interrupt;
 use report::{Processes, Report};
 
 /// Most signers a benchmark cluster may have.
@@ -105,6 +107,7 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError>
     let threshold = validate(args)?;
     let exe = std::env::current_exe()
         .map_err(|e| CliError::new(format!("cannot find the tessera executable: {e}")))?;
+    let interrupt = Interrupt::watch()?;
     let work = workload::Workload::new(args.scheme);
     let (single_what, library_what) = baseline::describe(args.scheme);
 
@@ -112,6 +115,7 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError>
     let single = baseline::single_key(&work)?;
     progress(&format!("baseline: threshold library ({library_what})"));
     let (library, library_dkg) = baseline::library(&work, threshold)?;
+    interrupt.check()?;
 
     progress(&format!(
         "starting `tessera dev` with {threshold}: each signer its own process, mutual TLS on \
@@ -120,10 +124,12 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError>
     let started = Instant::now();
     let cluster = DevCluster::start(&exe, threshold.t(), threshold.n())?;
     progress(&format!(
-        "cluster ready at {} in {:.1} s",
+        "cluster ready at {} in {:.1} s (files in {})",
         cluster.api(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        cluster.dir().display()
     ));
+    interrupt.check()?;
     let admin = cluster.client(crate::client::DEFAULT_ADMIN_CLIENT)?;
     let created = admin.post(
         "/v1/wallets",
@@ -157,11 +163,13 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<(), CliError>
         &work,
         concurrency,
         Duration::from_secs(args.duration),
+        &interrupt,
     )?;
     let usage = processes.usage(outcome.latencies.len());
     let load_after = procfs::load_average();
     progress("stopping the cluster (SIGTERM)");
     let stopped = cluster.stop();
+    interrupt.check()?;
     let report = Report {
         scheme: args.scheme,
         threshold,
