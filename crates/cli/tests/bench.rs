@@ -85,6 +85,10 @@ fn run_json(scheme: &str, concurrency: &str, duration: &str) -> Value {
             <= report["baseline_library_p99_ms"].as_f64().unwrap(),
         "{report}"
     );
+    // Every verified signature falls in one second of the load.
+    let by_second = report["signatures_by_second"].as_array().unwrap();
+    let counted: u64 = by_second.iter().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(Some(counted), report["signatures"].as_u64(), "{report}");
     // One CPU figure for the coordinator and each signer process.
     assert_eq!(
         report["cpu_ms_per_signature"]["signers"]

@@ -64,11 +64,15 @@ pub struct Outcome {
     pub latencies: Vec<Duration>,
     /// From the first thread's start to the last answer.
     pub wall: Duration,
+    /// Verified signatures answered in each second of the load, in order: shows whether the
+    /// rate holds as the cluster's history grows.
+    pub by_second: Vec<u64>,
 }
 
 /// One request and what came of it.
 struct Sent {
     index: u64,
+    answered: Instant,
     latency: Duration,
     result: Result<Value, String>,
 }
@@ -105,22 +109,16 @@ pub fn drive(
                     let client = cluster.client("trader");
                     let send = |client: &super::ApiClient| {
                         let index = next.fetch_add(1, Ordering::Relaxed);
-                        let sent = match client.post(path, &work.request(index)) {
-                            Ok(a) if a.status == 200 => Sent {
-                                index,
-                                latency: a.latency,
-                                result: Ok(a.body),
-                            },
-                            Ok(a) => Sent {
-                                index,
-                                latency: a.latency,
-                                result: Err(format!("status {}: {}", a.status, a.body)),
-                            },
-                            Err(e) => Sent {
-                                index,
-                                latency: Duration::ZERO,
-                                result: Err(e.to_string()),
-                            },
+                        let (latency, result) = match client.post(path, &work.request(index)) {
+                            Ok(a) if a.status == 200 => (a.latency, Ok(a.body)),
+                            Ok(a) => (a.latency, Err(format!("status {}: {}", a.status, a.body))),
+                            Err(e) => (Duration::ZERO, Err(e.to_string())),
+                        };
+                        let sent = Sent {
+                            index,
+                            answered: Instant::now(),
+                            latency,
+                            result,
                         };
                         if sent.result.is_err() {
                             std::thread::sleep(PAUSE_AFTER_FAILURE);
@@ -182,11 +180,24 @@ pub fn drive(
         first_error: None,
         latencies: Vec::new(),
         wall,
+        by_second: Vec::new(),
     };
     for sent in workers.iter().flat_map(|w| &w.timed) {
         outcome.requests += 1;
         match check(work, wallet, sent) {
-            Ok(()) => outcome.latencies.push(sent.latency),
+            Ok(()) => {
+                outcome.latencies.push(sent.latency);
+                let second =
+                    start.map_or(0, |s| sent.answered.saturating_duration_since(s).as_secs());
+                if let Ok(slot) = usize::try_from(second) {
+                    if outcome.by_second.len() <= slot {
+                        outcome.by_second.resize(slot + 1, 0);
+                    }
+                    if let Some(n) = outcome.by_second.get_mut(slot) {
+                        *n += 1;
+                    }
+                }
+            }
             Err(e) => {
                 outcome.errors += 1;
                 outcome.first_error.get_or_insert(e);

@@ -143,6 +143,7 @@ impl Report<'_> {
             "max_ms": self.outcome.latencies.iter().max().map(|d| round3(ms(*d))),
             "throughput_per_s": round3(throughput),
             "wall_s": round3(self.outcome.wall.as_secs_f64()),
+            "signatures_by_second": self.outcome.by_second,
             "baseline_single_key_p50_ms": round3(ms(self.single.p50)),
             "baseline_single_key_p99_ms": round3(ms(self.single.p99)),
             "baseline_single_key_samples": self.single.count,
@@ -192,6 +193,8 @@ impl Report<'_> {
             self.outcome.latencies.len(),
             self.outcome.errors
         )?;
+        let series: Vec<String> = self.outcome.by_second.iter().map(u64::to_string).collect();
+        writeln!(out, "  per second:     {}", series.join(" "))?;
         writeln!(
             out,
             "  single key:     p50 {} ms, p99 {} ms ({}, {} samples)",
