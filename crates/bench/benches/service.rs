@@ -13,7 +13,8 @@
 //!   each signer its own process, mutual TLS on loopback, SQLite stores under `$TMPDIR`), by `c`
 //!   client threads, each on one kept-alive HTTP connection with a fresh token per request.
 //!   Latency runs from sending the request to the last byte of the answer. Every signature is
-//!   then recovered with `k256` to the wallet's address; one that does not stops the run.
+//!   then recovered with `k256` to the wallet's address; one that does not stops the run. The
+//!   cluster and the client are `tessera bench`'s (`tessera_cli::bench`).
 //!
 //! Throughput is signatures per second of wall-clock time for the whole row.
 //!
@@ -33,14 +34,9 @@
     reason = "benchmark code: a failure should stop the run, and the report goes to stdout"
 )]
 
-#[path = "service/client.rs"]
-mod client;
-#[path = "service/cluster.rs"]
-mod cluster;
-
 use std::hint::black_box;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -49,10 +45,8 @@ use rand::rngs::OsRng;
 use serde_json::{Value, json};
 use tessera_bench::ecdsa::{bare, tessera_key, tessera_sign};
 use tessera_bench::eth::check_personal_signature;
-use tessera_bench::stats::{Summary, show};
-
-use client::{Answer, Client};
-use cluster::DevCluster;
+use tessera_cli::bench::stats::{Summary, show};
+use tessera_cli::bench::{Answer, DevCluster, procfs};
 
 /// Signatures timed per row, unless `--requests N` says otherwise.
 const DEFAULT_REQUESTS: usize = 500;
@@ -62,9 +56,6 @@ const WARM_UP: usize = 20;
 
 /// Client threads of the service rows.
 const CONCURRENCY: [usize; 2] = [1, 4];
-
-/// Linux's `USER_HZ`, the unit of the CPU times in `/proc/<pid>/stat`.
-const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 /// Appends timed by the `fsync` probe.
 const FSYNC_PROBE: usize = 200;
@@ -77,7 +68,7 @@ fn main() {
         return;
     }
     let requests = requests_arg();
-    let tessera = cluster::find_binary();
+    let tessera = find_binary();
     println!("tessera binary: {}", tessera.display());
     println!(
         "cores: {}, load average before: {}",
@@ -104,16 +95,18 @@ fn main() {
         tessera_crypto(&warm, &set),
     ));
 
-    let cluster = DevCluster::start(&tessera);
+    let cluster = DevCluster::start(&tessera, 2, 3).unwrap_or_else(|e| panic!("{e}"));
     println!(
         "fsync probe before (64-byte append + fsync, p50 / p99): {}",
         fsync_probe(&cluster.data_dir())
     );
-    let admin = Client::new(&cluster.api, "admin-1", &cluster.key_file("admin-1"));
-    let created = admin.post(
-        "/v1/wallets",
-        &json!({"name": "bench", "scheme": "ecdsa-secp256k1", "chain": "ethereum"}),
-    );
+    let admin = cluster.client("admin-1").expect("client admin-1");
+    let created = admin
+        .post(
+            "/v1/wallets",
+            &json!({"name": "bench", "scheme": "ecdsa-secp256k1", "chain": "ethereum"}),
+        )
+        .expect("POST /v1/wallets");
     assert_eq!(created.status, 201, "creating the wallet: {}", created.body);
     println!(
         "wallet created (2-of-3 DKG through the service) in {}",
@@ -132,7 +125,7 @@ fn main() {
             messages(&format!("c{c}"))
         };
         let pids: Vec<u32> = std::iter::once(cluster.pid())
-            .chain((1..=3).map(|n| cluster.signer_pid(n)))
+            .chain((1..=3).map(|n| cluster.signer_pid(n).expect("signer pid")))
             .collect();
         let cpu_before: Vec<u64> = pids.iter().map(|p| cpu_ticks(*p)).collect();
         let timed = through_service(&cluster, &wallet, &set, c, &format!("c{c}"));
@@ -140,7 +133,8 @@ fn main() {
             .iter()
             .zip(cpu_before)
             .map(|(p, before)| {
-                let ms = cpu_ticks(*p).saturating_sub(before) as f64 * 1e3 / CLOCK_TICKS_PER_SEC;
+                let ms =
+                    cpu_ticks(*p).saturating_sub(before) as f64 * 1e3 / procfs::CLOCK_TICKS_PER_SEC;
                 format!("{:.2} ms", ms / set.len() as f64)
             })
             .collect();
@@ -159,11 +153,11 @@ fn main() {
         "peak resident memory: coordinator (tessera dev) {}, signers {}",
         peak_rss(cluster.pid()),
         (1..=3)
-            .map(|n| peak_rss(cluster.signer_pid(n)))
+            .map(|n| peak_rss(cluster.signer_pid(n).expect("signer pid")))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    drop(cluster);
+    cluster.stop().expect("stopping the cluster");
     println!("load average after: {}", load_average());
     println!(
         "all {checked} signatures from the service recovered to the wallet's address {}",
@@ -295,15 +289,14 @@ fn through_service(
     concurrency: usize,
     tag: &str,
 ) -> Timed {
-    let key_file = cluster.key_file("trader");
     let path = format!("/v1/wallets/{}/sign", wallet.id);
     let barrier = Barrier::new(concurrency);
     let workers: Vec<Worker> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..concurrency)
             .map(|w| {
-                let (key_file, path, barrier) = (&key_file, &path, &barrier);
+                let (path, barrier) = (&path, &barrier);
                 s.spawn(move || {
-                    let client = Client::new(&cluster.api, "trader", key_file);
+                    let client = cluster.client("trader").expect("client trader");
                     barrier.wait();
                     let start = Instant::now();
                     let mut answers = Vec::new();
@@ -312,7 +305,8 @@ fn through_service(
                             "message_hex": hex::encode(m),
                             "idempotency_key": format!("{tag}-{i}"),
                         });
-                        answers.push((i, client.post(path, &body)));
+                        let answer = client.post(path, &body);
+                        answers.push((i, answer.unwrap_or_else(|e| panic!("POST {path}: {e}"))));
                     }
                     Worker {
                         start,
@@ -371,34 +365,41 @@ fn fsync_probe(dir: &Path) -> String {
 
 /// Peak resident set size of process `pid` (`VmHWM`), in MiB.
 fn peak_rss(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or_else(
-            || "?".to_owned(),
-            |kb| format!("{:.1} MiB", kb as f64 / 1024.0),
-        )
+    procfs::peak_rss_kib(pid).map_or_else(
+        || "?".to_owned(),
+        |kb| format!("{:.1} MiB", kb as f64 / 1024.0),
+    )
 }
 
 /// User and system CPU time of process `pid` and all its threads, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
-    // Fields after the command name, which ends with the last `)`: state is field 3, utime 14,
-    // stime 15.
-    let (_, rest) = stat.rsplit_once(')').expect("a command name");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| -> u64 { fields[n - 3].parse().expect("a number of ticks") };
-    field(14) + field(15)
+    procfs::cpu_ticks(pid).expect("/proc/<pid>/stat")
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".to_owned())
+    procfs::load_average().map_or_else(|| "?".to_owned(), |[a, b, c]| format!("{a} {b} {c}"))
+}
+
+/// Where the `tessera` binary is: `$TESSERA_BIN`, else beside this benchmark's own target
+/// directory (`target/release/tessera`, which `cargo build --release -p tessera-cli` makes).
+fn find_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TESSERA_BIN") {
+        return PathBuf::from(path);
+    }
+    // This executable is `<target>/release/deps/service-<hash>`.
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let release = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the benchmark runs from <target>/<profile>/deps");
+    let tessera = release.join("tessera");
+    assert!(
+        tessera.is_file(),
+        "no `{}`: build it first with `cargo build --release -p tessera-cli --bin tessera`, \
+         or set TESSERA_BIN",
+        tessera.display()
+    );
+    tessera
 }
 
 /// The rows as a Markdown table.

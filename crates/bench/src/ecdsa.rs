@@ -3,18 +3,14 @@
 
 #![allow(
     clippy::expect_used,
-    clippy::panic,
     clippy::indexing_slicing,
     reason = "benchmark drivers with every party in this thread and no outside input: a failure \
               is a bug that should stop the run"
 )]
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use rand::rngs::OsRng;
-use tessera_crypto::protocol::{Inbox, Session, SessionId, Step};
-use tessera_crypto::{Dkg, EcdsaSign, EcdsaSignature, KeyOutput, KeyShare};
-use tessera_types::{PartyId, Scheme, Threshold};
+use tessera_cli::bench::library;
+use tessera_crypto::{EcdsaSignature, KeyOutput, KeyShare};
+use tessera_types::{Scheme, Threshold};
 
 /// Threshold ECDSA straight from `dkls23`, every party in this thread.
 pub mod bare {
@@ -122,95 +118,15 @@ pub mod bare {
     }
 }
 
-/// Delivers every outbox to its recipients' inboxes.
-fn deliver<S>(outboxes: &mut BTreeMap<PartyId, S>) -> BTreeMap<PartyId, Inbox>
-where
-    S: IntoIterator<Item = (PartyId, Vec<u8>)>,
-{
-    let mut inboxes: BTreeMap<PartyId, Inbox> = BTreeMap::new();
-    for (from, out) in std::mem::take(outboxes) {
-        for (to, payload) in out {
-            inboxes.entry(to).or_default().0.insert(from, payload);
-        }
-    }
-    inboxes
-}
-
 /// `EcdsaSign` for every signer in `shares`, in this thread; `id` makes the session id. The
-/// result is verified and its key recovered inside `tessera_crypto`, as in a signer.
+/// result is verified and its key recovered inside `tessera_crypto`, as in a signer. The driver
+/// is `tessera bench`'s library baseline ([`tessera_cli::bench::library`]).
 pub fn tessera_sign(shares: &[&KeyShare], hash: [u8; 32], id: u64) -> EcdsaSignature {
-    let signers: BTreeSet<_> = shares.iter().map(|s| s.party()).collect();
-    let mut sid = [0u8; 16];
-    sid[..8].copy_from_slice(&id.to_be_bytes());
-    let mut states = BTreeMap::new();
-    let mut outboxes = BTreeMap::new();
-    for share in shares {
-        let session = Session::for_signing(
-            SessionId(sid),
-            Scheme::EcdsaSecp256k1,
-            share.threshold(),
-            signers.clone(),
-            share.party(),
-        )
-        .expect("signing session");
-        let (s, out) = EcdsaSign::start(share, session, hash).expect("start");
-        states.insert(share.party(), s);
-        outboxes.insert(share.party(), out.0);
-    }
-    loop {
-        let inboxes = deliver(&mut outboxes);
-        let mut done = Vec::new();
-        for (p, s) in std::mem::take(&mut states) {
-            match s.advance(&inboxes[&p]).expect("advance") {
-                Step::Send(s, out) => {
-                    states.insert(p, s);
-                    outboxes.insert(p, out.0);
-                }
-                Step::Done(sig) => done.push(sig),
-            }
-        }
-        if let Some(sig) = done.first() {
-            assert!(done.iter().all(|s| s == sig), "signers disagree");
-            return *sig;
-        }
-    }
+    library::ecdsa_sign(shares, hash, id).expect("in-process ECDSA signature")
 }
 
 /// A 2-of-3 key from `tessera_crypto::Dkg`, every party in this thread.
 pub fn tessera_key() -> Vec<KeyOutput> {
     let threshold = Threshold::new(2, 3).expect("threshold");
-    let parties: BTreeSet<_> = (1..=3).map(|p| PartyId::new(p).expect("party")).collect();
-    let mut states = BTreeMap::new();
-    let mut outboxes = BTreeMap::new();
-    for p in &parties {
-        let session = Session::new(
-            SessionId([1; 16]),
-            Scheme::EcdsaSecp256k1,
-            threshold,
-            parties.clone(),
-            *p,
-        )
-        .expect("session");
-        match Dkg::start(session, &mut OsRng).expect("dkg start") {
-            Step::Send(s, out) => {
-                states.insert(*p, s);
-                outboxes.insert(*p, out.0);
-            }
-            Step::Done(_) => panic!("an ECDSA DKG has rounds"),
-        }
-    }
-    let mut outputs = Vec::new();
-    while !states.is_empty() {
-        let inboxes = deliver(&mut outboxes);
-        for (p, s) in std::mem::take(&mut states) {
-            match s.advance(&inboxes[&p]).expect("dkg") {
-                Step::Send(s, out) => {
-                    states.insert(p, s);
-                    outboxes.insert(p, out.0);
-                }
-                Step::Done(o) => outputs.push(o),
-            }
-        }
-    }
-    outputs
+    library::generate_key(Scheme::EcdsaSecp256k1, threshold).expect("in-process ECDSA key")
 }

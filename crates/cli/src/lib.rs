@@ -6,6 +6,8 @@
 //! - `tessera wallet ...`, `tessera sign ...`, `tessera request ...`: the API client, signing
 //!   each request with a client key.
 //! - `tessera demo`: key generation, signing and refresh in one process, without the network.
+//! - `tessera bench`: signing latency and throughput of a real cluster, beside single-key and
+//!   in-process library baselines measured in the same run.
 //! - `tessera audit verify|export|keys`, `tessera receipt verify`: the audit chains and the
 //!   decision receipts (ADR 0013).
 //!
@@ -14,6 +16,7 @@
 //! exit code.
 
 mod audit;
+pub mod bench;
 mod client;
 mod daemon;
 mod demo;
@@ -78,6 +81,8 @@ enum Command {
     Transfer(TransferArgs),
     /// Generate a key by DKG across real signer stores, sign, verify, refresh, sign again
     Demo(DemoArgs),
+    /// Measure signing through a real cluster against single-key and library baselines
+    Bench(bench::BenchArgs),
     /// Validate policy files and simulate them against a deployment's history
     Policy(PolicyArgs),
     /// Verify and export the nodes' audit chains
@@ -364,6 +369,7 @@ where
         Command::Transfer(a) => client::run_transfer(&a.conn, a.cmd, &mut out),
         Command::Audit(a) => audit::run_audit(a.cmd, &mut out),
         Command::Receipt(a) => audit::run_receipt(a.cmd, &mut out),
+        Command::Bench(a) => bench::run(&a, &mut out),
         Command::Demo(a) => {
             let options = DemoOptions {
                 scheme: a.scheme,

@@ -20,14 +20,14 @@ const TOKEN_TTL_SECS: i64 = 30;
 
 /// How long one exchange may take from connecting to the last body byte. Creating a wallet runs
 /// a distributed key generation across the signers, hence the generous bound.
-pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Largest response body read, in bytes.
-const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
 /// One API call: method, path and query, and the exact body bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ApiCall {
+pub(crate) struct ApiCall {
     /// `GET` or `POST`.
     pub(super) method: Method,
     /// The path and query, starting with `/`, exactly as sent and signed.
@@ -47,7 +47,7 @@ impl ApiCall {
     }
 
     /// A `POST` of `body`, as JSON, to `path`.
-    pub(super) fn post_json<T: Serialize>(
+    pub(crate) fn post_json<T: Serialize>(
         path: impl Into<String>,
         body: &T,
     ) -> Result<Self, CliError> {
@@ -72,7 +72,7 @@ pub(super) struct Reply {
 
 /// Builds the HTTP request for `call`, with a fresh token over exactly the method, path and body
 /// that the request carries, issued at `now` (seconds since the Unix epoch).
-pub(super) fn build_request(
+pub(crate) fn build_request(
     target: &Target,
     call: &ApiCall,
     now: i64,
@@ -149,7 +149,7 @@ async fn send(target: &Target, call: &ApiCall) -> Result<Reply, CliError> {
 }
 
 /// Seconds since the Unix epoch.
-fn now_unix() -> Result<i64, CliError> {
+pub(crate) fn now_unix() -> Result<i64, CliError> {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| CliError::new("the system clock is set before 1970"))?
@@ -157,7 +157,7 @@ fn now_unix() -> Result<i64, CliError> {
     i64::try_from(secs).map_err(|_| CliError::new("the system clock is out of range"))
 }
 
-fn send_error(api: &ApiUrl, e: &hyper_util::client::legacy::Error) -> CliError {
+pub(crate) fn send_error(api: &ApiUrl, e: &hyper_util::client::legacy::Error) -> CliError {
     if e.is_connect() {
         CliError::new(format!(
             "cannot reach the api at `{api}`: {}; is a dev cluster running? start one with `tessera dev`",
@@ -170,7 +170,7 @@ fn send_error(api: &ApiUrl, e: &hyper_util::client::legacy::Error) -> CliError {
 
 /// The most telling part of an error chain: the kind of the first I/O error in it (`connection
 /// refused`), or else the innermost error's message.
-fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut current = e;
     loop {
         if let Some(io) = current.downcast_ref::<std::io::Error>() {

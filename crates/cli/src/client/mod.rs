@@ -9,7 +9,7 @@
 //! as `api error 409 idempotency_conflict: <message>`.
 
 mod eth;
-mod http;
+pub(crate) mod http;
 mod render;
 mod target;
 
@@ -27,7 +27,7 @@ use crate::CliError;
 pub use eth::{AssetCommand, TransferCommand, run_asset, run_transfer};
 use http::ApiCall;
 pub use target::ApiUrl;
-use target::Target;
+pub(crate) use target::Target;
 
 /// The directory `tessera dev` writes to unless told otherwise.
 pub const DEFAULT_DEV_DIR: &str = "./tessera-dev";

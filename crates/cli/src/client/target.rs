@@ -122,7 +122,7 @@ impl DevFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Plan {
     /// Where requests go.
-    pub(super) api: ApiUrl,
+    pub(crate) api: ApiUrl,
     /// Who sends them.
     pub(super) client: ClientId,
     /// The client's private key file.
@@ -183,9 +183,9 @@ pub(super) fn plan(
 
 /// Who sends a command and where: a [`Plan`] with its key read.
 #[derive(Debug)]
-pub(super) struct Target {
+pub(crate) struct Target {
     /// Where requests go.
-    pub(super) api: ApiUrl,
+    pub(crate) api: ApiUrl,
     /// Who sends them; the `sub` of every token.
     pub(super) client: ClientId,
     /// The client's private key.
@@ -194,7 +194,7 @@ pub(super) struct Target {
 
 impl Target {
     /// Resolves `conn`, reading `dev.json` only if a flag leaves something open.
-    pub(super) fn resolve(conn: &Connection, default_client: &str) -> Result<Self, CliError> {
+    pub(crate) fn resolve(conn: &Connection, default_client: &str) -> Result<Self, CliError> {
         let dev = if conn.api_url.is_some() && conn.key_file.is_some() {
             None
         } else {

@@ -17,7 +17,8 @@ use crate::verify::{independent_verifier, independent_verify};
 
 mod setup;
 
-use setup::{checked_threshold, ms, passphrase, prepare_data_dir, report_hardening, store_path};
+pub(crate) use setup::checked_threshold;
+use setup::{ms, passphrase, prepare_data_dir, report_hardening, store_path};
 
 /// Which schemes the demo runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use crate::error::CliError;
 
 /// The threshold through [`Threshold::new`], with the majority rule; refusals explain how to
 /// read `--threshold` and `--signers`.
-pub(super) fn checked_threshold(t: u16, n: u16) -> Result<Threshold, CliError> {
+pub(crate) fn checked_threshold(t: u16, n: u16) -> Result<Threshold, CliError> {
     if n == 0 {
         return Err(CliError::new("--signers must be at least 1"));
     }
