@@ -6,6 +6,7 @@
 use nix::sys::mman::{MlockAllFlags, mlockall};
 use nix::sys::prctl;
 use nix::sys::resource::{Resource, setrlimit};
+use zeroize::Zeroize;
 
 /// What [`harden_process`] achieved. Each field is `Err` with the OS's reason where the OS
 /// refused; callers log refusals loudly and go on, as the protections are defence in depth.
@@ -43,4 +44,26 @@ pub fn harden_process() -> Hardening {
         no_core_files,
         memory_locked,
     }
+}
+
+/// Bytes of stack that [`wipe_stack`] overwrites.
+pub const STACK_WIPE_BYTES: usize = 256 * 1024;
+
+/// Overwrites the [`STACK_WIPE_BYTES`] of stack just below the caller's frame with zeros.
+///
+/// Frames that have returned keep whatever they held: the threshold libraries compute with
+/// scalars (a share, a nonce, a Lagrange-weighted share) in local variables, and Rust moves
+/// values by copying them; `zeroize` reaches none of those copies. Called right after an
+/// operation that handled secrets, from a frame no deeper than the one that started the
+/// operation, this writes zeros (volatile writes, which the compiler may not remove) over the
+/// dead frames the operation left below it.
+///
+/// It covers the operation's frames only down to [`STACK_WIPE_BYTES`] below the caller; the
+/// signer's operations use a fraction of that (the memory-hygiene test checks that no share is
+/// left on any stack). It cannot reach registers, or stacks of other threads.
+#[inline(never)]
+pub fn wipe_stack() {
+    let mut area = [0u64; STACK_WIPE_BYTES / 8];
+    area.zeroize();
+    std::hint::black_box(&area);
 }
