@@ -6,7 +6,6 @@
 use nix::sys::mman::{MlockAllFlags, mlockall};
 use nix::sys::prctl;
 use nix::sys::resource::{Resource, setrlimit};
-use zeroize::Zeroize;
 
 /// What [`harden_process`] achieved. Each field is `Err` with the OS's reason where the OS
 /// refused; callers log refusals loudly and go on, as the protections are defence in depth.
@@ -47,7 +46,7 @@ pub fn harden_process() -> Hardening {
 }
 
 /// Bytes of stack that [`wipe_stack`] overwrites.
-pub const STACK_WIPE_BYTES: usize = 256 * 1024;
+pub const STACK_WIPE_BYTES: usize = 128 * 1024;
 
 /// Overwrites the [`STACK_WIPE_BYTES`] of stack just below the caller's frame with zeros.
 ///
@@ -55,15 +54,19 @@ pub const STACK_WIPE_BYTES: usize = 256 * 1024;
 /// scalars (a share, a nonce, a Lagrange-weighted share) in local variables, and Rust moves
 /// values by copying them; `zeroize` reaches none of those copies. Called right after an
 /// operation that handled secrets, from a frame no deeper than the one that started the
-/// operation, this writes zeros (volatile writes, which the compiler may not remove) over the
-/// dead frames the operation left below it.
+/// operation, this writes zeros over the dead frames the operation left below it.
 ///
-/// It covers the operation's frames only down to [`STACK_WIPE_BYTES`] below the caller; the
-/// signer's operations use a fraction of that (the memory-hygiene test checks that no share is
-/// left on any stack). It cannot reach registers, or stacks of other threads.
+/// The zeros are the buffer's initialiser, written with `memset` (fast even in unoptimised
+/// builds, unlike a loop of volatile writes: 4 to 9 us here); the buffer is then handed to
+/// [`std::hint::black_box`], which the compiler must assume reads it, so the writes are not
+/// dropped as dead stores.
+///
+/// It covers the operation's frames only down to [`STACK_WIPE_BYTES`] below the caller (the
+/// deepest copy the memory-hygiene test has seen lay about 80 KiB below, in a debug build); it
+/// cannot reach registers, or stacks of other threads.
 #[inline(never)]
 pub fn wipe_stack() {
-    let mut area = [0u64; STACK_WIPE_BYTES / 8];
-    area.zeroize();
-    std::hint::black_box(&area);
+    let mut area = [0u8; STACK_WIPE_BYTES];
+    std::hint::black_box(&mut area);
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }

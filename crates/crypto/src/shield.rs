@@ -6,20 +6,21 @@ use rand_core::{CryptoRngCore, OsRng};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
-/// Bytes of random pre-key whose hash masks a [`Shielded`] key.
-pub const PREKEY_LEN: usize = 16 * 1024;
+/// Bytes of random pre-key whose hash masks a [`Shielded`] key. OpenSSH uses 16 KiB; 4 KiB
+/// keeps unshielding, which every share decryption pays, to a few microseconds.
+pub const PREKEY_LEN: usize = 4 * 1024;
 
 /// Length of a shielded key.
 pub const SHIELDED_KEY_LEN: usize = 32;
 
 /// A 32-byte key kept shielded in memory while it is not in use, after OpenSSH's shielded
-/// private keys: what is stored is the key XORed with SHA-256 of a 16 KiB random pre-key.
+/// private keys: what is stored is the key XORed with SHA-256 of a 4 KiB random pre-key.
 /// [`Shielded::unshield`] recomputes the mask and returns the key in a buffer that is zeroized
 /// on drop, so the key in the clear exists only for the operation that needs it.
 ///
 /// What this protects against: a copy of the key lingering in memory for a scan, a partial
 /// read, a swapped-out page or a core image to find. Recovering the key from memory takes the
-/// stored value and all 16 KiB of the pre-key, read without error: attacks that read memory
+/// stored value and all 4 KiB of the pre-key, read without error: attacks that read memory
 /// a few bits at a time, noisily (speculative-execution and Rowhammer-style leaks), are slowed
 /// down by the size of the pre-key. What it does not protect against: an attacker who reads
 /// the whole of the process's memory, or runs code inside it, unshields the key as this code

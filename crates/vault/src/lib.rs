@@ -57,7 +57,7 @@
 //! # What zeroization covers, and what it does not
 //!
 //! Argon2id writes the derived key into a `Zeroizing` buffer, which is at once shielded
-//! ([`tessera_crypto::Shielded`]: kept XORed with the hash of a 16 KiB random pre-key) and
+//! ([`tessera_crypto::Shielded`]: kept XORed with the hash of a 4 KiB random pre-key) and
 //! wiped. Each `seal` or `open` unshields it into another `Zeroizing` buffer for that operation
 //! only, and the cipher instance made from it wipes its own copy on drop: between operations
 //! no copy of the key is in memory in the clear. Argon2's
