@@ -94,6 +94,30 @@ fn sign_three(dev: &Dev, wallet: &Value) {
     }
 }
 
+/// The scan's own control: a process given a secret's encoding as an argument holds it in its
+/// memory, and the scan must find it there under its label.
+fn scan_finds_a_planted_secret(needles: &[secrets::Needle], label: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    let planted = &needles.iter().find(|n| n.label == label).unwrap().bytes;
+    // `; :` keeps the shell from replacing itself with `sleep`, so its arguments stay.
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "sleep 120; :", "control"])
+        .arg(std::ffi::OsStr::from_bytes(planted))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = i32::try_from(child.id()).unwrap();
+    let mem = memscan::open_mem(pid).unwrap();
+    let scan = memscan::scan_memory(pid, &mem, needles, &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        scan.found.iter().any(|f| f.label == label),
+        "the scan does not find `{label}` in a process that holds it: {scan:?}"
+    );
+    println!("memory-hygiene: control: the scan finds `{label}` planted in process {pid}");
+}
+
 fn report(what: &str, found: &[memscan::Finding]) {
     for f in found {
         println!("memory-hygiene: FOUND {what}: {} at {}", f.label, f.place);
@@ -124,6 +148,9 @@ fn no_share_kek_or_passphrase_in_signer_memory_or_files_after_signing() {
         // 1. Memory.
         match memscan::open_mem(pid) {
             Ok(mem) => {
+                if n == 1 {
+                    scan_finds_a_planted_secret(&needles, "KEK, hex");
+                }
                 let key_ids: Vec<&[u8]> =
                     secrets.shares.iter().map(|s| s.key_id.as_bytes()).collect();
                 let scan = memscan::scan_memory(pid, &mem, &needles, &key_ids);
