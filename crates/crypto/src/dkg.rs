@@ -134,29 +134,34 @@ impl fmt::Debug for Dkg {
     }
 }
 
-/// Converts finished frost packages into the erased output types.
+/// Converts finished frost packages into the erased output types. The key package stays in
+/// the box it already has: moving it out would free that box with the share still in it
+/// (a moved-out value is not dropped, so it is not zeroized).
 pub(crate) trait Erase: Suite {
-    fn erase(key: KeyPackage<Self>, public: PublicKeyPackage<Self>, session: &Session)
-    -> KeyOutput;
+    fn erase(
+        key: Box<KeyPackage<Self>>,
+        public: PublicKeyPackage<Self>,
+        session: &Session,
+    ) -> KeyOutput;
 }
 
 impl Erase for Ed {
     fn erase(
-        key: KeyPackage<Self>,
+        key: Box<KeyPackage<Self>>,
         public: PublicKeyPackage<Self>,
         session: &Session,
     ) -> KeyOutput {
-        output(Any::Ed(Box::new(key)), Any::Ed(public), session)
+        output(Any::Ed(key), Any::Ed(public), session)
     }
 }
 
 impl Erase for Tr {
     fn erase(
-        key: KeyPackage<Self>,
+        key: Box<KeyPackage<Self>>,
         public: PublicKeyPackage<Self>,
         session: &Session,
     ) -> KeyOutput {
-        output(Any::Tr(Box::new(key)), Any::Tr(public), session)
+        output(Any::Tr(key), Any::Tr(public), session)
     }
 }
 
@@ -309,9 +314,10 @@ impl<C: Suite + Erase> Machine<C> {
                 let bodies = open_inbox(&session, &env, inbox)?;
                 let revealed = check_confirmations(&session, &bodies, &digest)?;
                 if session.threshold.t() == 1 {
-                    let (key, public) =
-                        whole_key_for_everyone::<C>(&session, *key, &public, revealed)?;
-                    return Ok(Step::Done(C::erase(key, public, &session)));
+                    let (whole, public) =
+                        whole_key_for_everyone::<C>(&session, &key, &public, revealed)?;
+                    drop(key);
+                    return Ok(Step::Done(C::erase(Box::new(whole), public, &session)));
                 }
                 if let Some((from, _)) = revealed.iter().find(|(_, tail)| !tail.is_empty()) {
                     return Err(CryptoError::blame(
@@ -320,7 +326,7 @@ impl<C: Suite + Erase> Machine<C> {
                         "confirmation carries extra bytes",
                     ));
                 }
-                Ok(Step::Done(C::erase(*key, public, &session)))
+                Ok(Step::Done(C::erase(key, public, &session)))
             }
         }
     }
@@ -386,7 +392,7 @@ fn single_party<C: Suite + Erase, R: RngCore + CryptoRng>(
     let secret = SigningKey::<C>::new(rng);
     let (key, public) = one_of_n::<C>(session, &secret)?;
     let (key, public) = C::post_dkg(key, public).map_err(|e| from_frost(e, &session.parties))?;
-    Ok(C::erase(key, public, session))
+    Ok(C::erase(Box::new(key), public, session))
 }
 
 /// Key packages of a `1`-of-`n` key whose secret is `secret`.
@@ -417,7 +423,7 @@ fn one_of_n<C: Suite>(
 /// reconstructs the (already tweaked) group secret that every party now holds whole.
 fn whole_key_for_everyone<C: Suite>(
     session: &Session,
-    key: KeyPackage<C>,
+    key: &KeyPackage<C>,
     public: &PublicKeyPackage<C>,
     revealed: BTreeMap<PartyId, &[u8]>,
 ) -> Result<(KeyPackage<C>, PublicKeyPackage<C>), CryptoError> {

@@ -21,6 +21,7 @@ mod keys;
 pub mod protocol;
 mod refresh;
 mod secret;
+mod shield;
 mod sign;
 mod suite;
 
@@ -33,10 +34,11 @@ mod tests;
 pub use dkg::{Dkg, KeyOutput};
 pub use ecdsa::{EcdsaSign, EcdsaSignature};
 pub use error::{CryptoError, ErrorKind};
-pub use hardening::{Hardening, harden_process};
+pub use hardening::{Hardening, STACK_WIPE_BYTES, harden_process, wipe_stack};
 pub use keys::{GroupKey, KeyShare};
 pub use refresh::Refresh;
 pub use secret::SecretBytes;
+pub use shield::{PREKEY_LEN, SHIELDED_KEY_LEN, Shielded};
 pub use sign::{
     Commitment, NonceId, Nonces, Signature, SignatureShare, SigningPackage, aggregate, commit,
     sign, try_commit, verify,

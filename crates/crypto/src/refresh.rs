@@ -229,7 +229,7 @@ impl<C: Suite + Erase> Machine<C> {
                     ));
                 }
                 drop(old_key);
-                Ok(Step::Done(C::erase(*key, public, &session)))
+                Ok(Step::Done(C::erase(key, public, &session)))
             }
         }
     }

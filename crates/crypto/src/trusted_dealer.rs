@@ -79,7 +79,7 @@ fn split_in<C: Suite + Erase, R: RngCore + CryptoRng>(
             parties.clone(),
             *party,
         )?;
-        out.push(C::erase(kp, pkp, &session));
+        out.push(C::erase(Box::new(kp), pkp, &session));
     }
     Ok(out)
 }

@@ -49,6 +49,9 @@ pub async fn run_with(
         }
     }
     let node = open_node(config_path, &cfg)?;
+    // The passphrase and the Argon2id state that derived the vault key lived in frames below
+    // this one: overwrite them.
+    tessera_crypto::wipe_stack();
     let party = node.party();
     let node = Arc::new(Mutex::new(node));
     let tls = tessera_net::tls::server_config(&cfg.tls.files())?;
@@ -68,6 +71,9 @@ pub async fn run_with(
             let reply = if allowed.contains(&peer.name) {
                 tokio::task::spawn_blocking(move || {
                     let (op, mut reply) = handle_bytes(&node, &body);
+                    // The operation's dead frames may hold copies of a share, a nonce or the
+                    // vault key (library locals, moved values): overwrite them.
+                    tessera_crypto::wipe_stack();
                     if let Some(t) = tamper {
                         t(op, &mut reply);
                     }

@@ -56,8 +56,11 @@
 //!
 //! # What zeroization covers, and what it does not
 //!
-//! The derived key lives only in a `Zeroizing` buffer: Argon2id writes it there directly, and
-//! the cipher instance made from it for each operation wipes its own copy on drop. Argon2's
+//! Argon2id writes the derived key into a `Zeroizing` buffer, which is at once shielded
+//! ([`tessera_crypto::Shielded`]: kept XORed with the hash of a 4 KiB random pre-key) and
+//! wiped. Each `seal` or `open` unshields it into another `Zeroizing` buffer for that operation
+//! only, and the cipher instance made from it wipes its own copy on drop: between operations
+//! no copy of the key is in memory in the clear. Argon2's
 //! working memory is wiped by the `argon2` crate's `zeroize` feature. Opened plaintexts are
 //! decrypted in place inside a `Zeroizing` buffer and returned as [`SecretBytes`]; sealing
 //! encrypts in place in a buffer whose capacity is reserved up front, so no stray plaintext

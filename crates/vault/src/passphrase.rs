@@ -6,6 +6,8 @@ use argon2::{Algorithm, Argon2, Version};
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
 
+use tessera_crypto::Shielded;
+
 use crate::blob::{self, Header, KEY_LEN, Key, SALT_LEN};
 use crate::{KdfParams, Kek, KekKind, SecretBytes, VaultError};
 
@@ -16,10 +18,11 @@ pub(crate) const VERIFIER_PLAINTEXT: &[u8] = b"tessera vault verifier v1";
 
 /// A key-encryption key derived from a passphrase: Argon2id over a random 16-byte salt.
 ///
-/// The derived key is zeroized on drop and never printed. Not `Clone`: share it behind an
-/// `Arc<dyn Kek>`.
+/// The derived key is kept [`Shielded`] between operations: in the clear it exists only inside
+/// one `seal` or `open`, in a buffer zeroized at its end. Never printed. Not `Clone`: share it
+/// behind an `Arc<dyn Kek>`.
 pub struct PassphraseKek {
-    key: Key,
+    key: Shielded,
     params: KdfParams,
     salt: [u8; SALT_LEN],
 }
@@ -56,7 +59,7 @@ impl PassphraseKek {
             return Err(VaultError::ForeignKey);
         }
         let kek = Self::derive(passphrase, parsed.header.params, parsed.header.salt)?;
-        let plaintext = blob::open(&kek.key, &parsed, VERIFIER_CONTEXT).map_err(|e| match e {
+        let plaintext = blob::open(&kek.key(), &parsed, VERIFIER_CONTEXT).map_err(|e| match e {
             VaultError::Corrupt => VaultError::WrongPassphrase,
             other => other,
         })?;
@@ -82,7 +85,13 @@ impl PassphraseKek {
         argon2
             .hash_password_into(passphrase.expose(), &salt, key.as_mut_slice())
             .map_err(|_| VaultError::Kdf)?;
+        let key = Shielded::new(&key).map_err(|_| VaultError::Rng)?;
         Ok(Self { key, params, salt })
+    }
+
+    /// The key in the clear, for one operation.
+    fn key(&self) -> Key {
+        self.key.unshield()
     }
 
     fn header(&self) -> Header {
@@ -100,7 +109,7 @@ impl Kek for PassphraseKek {
     }
 
     fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
-        blob::seal(&self.key, &self.header(), context, plaintext)
+        blob::seal(&self.key(), &self.header(), context, plaintext)
     }
 
     fn open(&self, context: &[u8], blob: &[u8]) -> Result<SecretBytes, VaultError> {
@@ -108,7 +117,7 @@ impl Kek for PassphraseKek {
         if parsed.header != self.header() {
             return Err(VaultError::ForeignKey);
         }
-        blob::open(&self.key, &parsed, context)
+        blob::open(&self.key(), &parsed, context)
     }
 }
 
@@ -132,7 +141,8 @@ mod tests {
         let (kek, _) = PassphraseKek::create(&pass, KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();
         let debug = format!("{kek:?}");
         assert!(debug.contains("<redacted>"), "{debug}");
-        let key: &[u8] = kek.key.as_slice();
+        let key = kek.key();
+        let key: &[u8] = key.as_slice();
         assert_ne!(key, [0u8; KEY_LEN], "key was not derived");
         let as_hex = hex::encode(key);
         let as_list = format!("{key:?}");
@@ -152,7 +162,7 @@ mod tests {
         let a = PassphraseKek::derive(&pass, params, [7; SALT_LEN]).unwrap();
         let b = PassphraseKek::derive(&pass, params, [7; SALT_LEN]).unwrap();
         let c = PassphraseKek::derive(&pass, params, [8; SALT_LEN]).unwrap();
-        assert_eq!(*a.key, *b.key);
-        assert_ne!(*a.key, *c.key);
+        assert_eq!(*a.key(), *b.key());
+        assert_ne!(*a.key(), *c.key());
     }
 }

@@ -18,6 +18,11 @@ use std::time::Duration;
 
 use tessera_wire::Reply;
 
+/// Zero on free, as in the `tessera` binary.
+#[global_allocator]
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> =
+    zeroizing_alloc::ZeroAlloc(std::alloc::System);
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let config = match args.as_slice() {
