@@ -1,6 +1,6 @@
 //! The bodies of Tessera's fuzz targets: one plain function per decoder that Tessera feeds with
-//! bytes from outside (API bodies, request tokens, messages between nodes, policy files, stored
-//! blobs, Ethereum transactions), and a few valid inputs for each.
+//! bytes from outside (API bodies, request tokens, messages between nodes and between signers,
+//! policy files, stored blobs, Ethereum transactions), and a few valid inputs for each.
 //!
 //! Every target takes any bytes and checks two things: the decoder returns instead of panicking,
 //! and, where the format has an encoder, that decoding what it encodes gives the same value
@@ -16,6 +16,7 @@ pub mod auth;
 pub mod eth;
 pub mod mutate;
 pub mod policy;
+pub mod rounds;
 pub mod seeds;
 pub mod split;
 pub mod stored;
@@ -88,6 +89,11 @@ pub const TARGETS: &[Target] = &[
         name: "crypto_keys",
         run: stored::crypto_keys,
         seeds: seeds::crypto_keys,
+    },
+    Target {
+        name: "crypto_dkg",
+        run: rounds::frost_dkg,
+        seeds: rounds::seeds,
     },
     Target {
         name: "audit_jsonl",

@@ -1,22 +1,26 @@
 //! The short form of the fuzzers, for CI on the stable toolchain: every target gets its seeds,
-//! then `TESSERA_FUZZ_RUNS` (default 20,000) inputs mutated from them with a fixed seed. The run
-//! is deterministic, so it fails only when a target finds a panic; the failing input is written
-//! beside the test's temporary files and can be replayed with `cargo fuzz run TARGET FILE`.
+//! then up to `TESSERA_FUZZ_RUNS` (default 20,000) inputs mutated from them with a fixed seed,
+//! for at most `TESSERA_FUZZ_SECONDS` (default 3) per target. The inputs come in the same order
+//! on every machine (a faster one gets further), so the run fails only when a target panics; the
+//! failing input is written beside the test's temporary files and can be replayed with
+//! `cargo fuzz run TARGET FILE`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tessera_fuzz::mutate::Mutator;
 use tessera_fuzz::{TARGETS, Target};
 
 const DEFAULT_RUNS: usize = 20_000;
 
-fn runs() -> usize {
-    std::env::var("TESSERA_FUZZ_RUNS")
+const DEFAULT_SECONDS: u64 = 3;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_RUNS)
+        .unwrap_or(default)
 }
 
 fn run_one(target: &Target, input: &[u8]) {
@@ -48,9 +52,12 @@ fn smoke(name: &str) {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
     let mut mutator = Mutator::new(seeds.clone(), seed);
-    let runs = runs();
-    for _ in 0..runs {
+    let max_runs: usize = env_or("TESSERA_FUZZ_RUNS", DEFAULT_RUNS);
+    let budget = Duration::from_secs(env_or("TESSERA_FUZZ_SECONDS", DEFAULT_SECONDS));
+    let mut runs = 0;
+    while runs < max_runs && started.elapsed() < budget {
         run_one(target, &mutator.next_input());
+        runs += 1;
     }
     eprintln!(
         "{name}: {} seeds and {runs} mutated inputs in {:.2?}",
@@ -93,6 +100,7 @@ smoke_tests!(
     policy_file,
     vault_blob,
     crypto_keys,
+    crypto_dkg,
     audit_jsonl,
     eth_signed_tx,
     eth_unsigned_tx,
