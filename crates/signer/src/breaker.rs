@@ -282,23 +282,14 @@ impl SignerNode {
         now: i64,
     ) -> Result<(), SignerError> {
         let command = GuardCommand::parse(method, path, body)?;
-        let verified = tessera_auth::verify(
+        let verified = self.verify_as(
             token,
-            &self.rules.clients,
-            method,
-            path,
-            body,
+            (method, path, body),
             now,
-            &self.rules.tokens,
+            Role::Admin,
+            "breaker and risk commands",
         )?;
         let admin = verified.client.id.to_string();
-        if verified.client.role != Role::Admin {
-            return Err(SignerError::Forbidden(format!(
-                "client `{admin}` has role `{}`; breaker and risk commands need `{}`",
-                verified.client.role,
-                Role::Admin
-            )));
-        }
         let asker = Asker {
             source: &admin,
             jti: Some(&verified.claims.jti),

@@ -27,23 +27,14 @@ impl SignerNode {
         now: i64,
     ) -> Result<WireProposal, SignerError> {
         let step = PolicyChange::parse(method, path, body)?;
-        let verified = tessera_auth::verify(
+        let verified = self.verify_as(
             token,
-            &self.rules.clients,
-            method,
-            path,
-            body,
+            (method, path, body),
             now,
-            &self.rules.tokens,
+            Role::Admin,
+            "policy changes",
         )?;
         let admin = verified.client.id.to_string();
-        if verified.client.role != Role::Admin {
-            return Err(SignerError::Forbidden(format!(
-                "client `{admin}` has role `{}`; policy changes need `{}`",
-                verified.client.role,
-                Role::Admin
-            )));
-        }
         let approval = ProposalApproval {
             admin,
             jti: verified.claims.jti.clone(),

@@ -124,23 +124,9 @@ impl SignerNode {
             let approvals = self.approvals(&parsed.request_id)?;
             return Ok((parsed.request_id, req.ruling, approvals));
         }
-        let verified = tessera_auth::verify(
-            token,
-            &self.rules.clients,
-            method,
-            path,
-            body,
-            now,
-            &self.rules.tokens,
-        )?;
+        let verified =
+            self.verify_as(token, (method, path, body), now, Role::Approver, "verdicts")?;
         let approver = verified.client.id.to_string();
-        if verified.client.role != Role::Approver {
-            return Err(SignerError::Forbidden(format!(
-                "client `{approver}` has role `{}`; verdicts need `{}`",
-                verified.client.role,
-                Role::Approver
-            )));
-        }
         let ruling = &req.ruling;
         if ruling.decision == Decision::PendingApproval {
             let hash = ruling.policy_hash.ok_or_else(|| {
@@ -188,6 +174,35 @@ impl SignerNode {
         })?;
         let approvals = self.approvals(&parsed.request_id)?;
         Ok((parsed.request_id, ruling, approvals))
+    }
+
+    /// Verifies a client's signed request (fresh, bound to `method`, `path` and `body`, from a
+    /// configured client) and that the client has `role`; `what` names such requests in the
+    /// refusal.
+    pub(crate) fn verify_as(
+        &self,
+        token: &str,
+        (method, path, body): (&str, &str, &[u8]),
+        now: i64,
+        role: Role,
+        what: &str,
+    ) -> Result<tessera_auth::Verified, SignerError> {
+        let verified = tessera_auth::verify(
+            token,
+            &self.rules.clients,
+            method,
+            path,
+            body,
+            now,
+            &self.rules.tokens,
+        )?;
+        if verified.client.role != role {
+            return Err(SignerError::Forbidden(format!(
+                "client `{}` has role `{}`; {what} need `{role}`",
+                verified.client.id, verified.client.role
+            )));
+        }
+        Ok(verified)
     }
 
     pub(crate) fn approvals(&self, request_id: &str) -> Result<u32, SignerError> {
